@@ -65,12 +65,13 @@ def data_show(args) -> None:
     data = _load(args)
     split = getattr(data, args.split)
     rows = torch.randperm(len(split), generator=torch.Generator().manual_seed(args.seed))[: args.rows]
-    multiview = MultiView(preset(args.preset or data.preset), views=args.views)
+    preset_name = args.preset or data.preset
+    multiview = MultiView(preset(preset_name), views=args.views)
     images = split.images[rows]
     views, _ = multiview(images, torch.Generator().manual_seed(args.seed))
     path = save_view_grid(
         multiview.original(images), views, args.out,
-        title=f"{data.name} ({args.split}): each row one image and {args.views} views, preset {multiview.augment.name}",
+        title=f"{data.name} ({args.split}): each row one image and {args.views} views, preset {preset_name}",
     )
     print(f"wrote {path}")
 

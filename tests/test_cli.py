@@ -3,14 +3,14 @@ import sys
 
 import matplotlib.image
 import pytest
-
 from conftest import SHARED_DATA, needs_shared
+
 from simve.cli import main
 
 
 def run_cli(*args):
     """Run ``simve`` in a fresh interpreter, as a user would."""
-    return subprocess.run([sys.executable, "-m", "simve.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "simve.cli", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 @needs_shared("fashionmnist")

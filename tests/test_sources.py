@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import SHARED_DATA, needs_shared
+
 from simve.data import load_dataset, read_npz, split_validation
 from simve.data.base import Split
 from simve.errors import SimveError

@@ -6,6 +6,16 @@ from simve.data.sources import NAMES, load_dataset, read_npz
 from simve.data.views import MultiView, ViewLoader
 
 __all__ = [
-    "Augment", "Factor", "ImageData", "MultiView", "NAMES", "PRESETS", "Split", "ViewLoader",
-    "load_dataset", "preset", "read_npz", "split_validation",
+    "NAMES",
+    "PRESETS",
+    "Augment",
+    "Factor",
+    "ImageData",
+    "MultiView",
+    "Split",
+    "ViewLoader",
+    "load_dataset",
+    "preset",
+    "read_npz",
+    "split_validation",
 ]

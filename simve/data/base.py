@@ -89,6 +89,6 @@ def split_validation(train: Split, fraction: float, seed: int) -> tuple[Split, S
     """Carve a validation split out of ``train``: a seeded random ``fraction`` of it."""
     if not 0.0 <= fraction < 1.0:
         raise SimveError(f"validation fraction must be in [0, 1), got {fraction}")
-    n_val = int(round(fraction * len(train)))
+    n_val = round(fraction * len(train))
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
     return train.subset(order[n_val:].sort().values), train.subset(order[:n_val].sort().values)

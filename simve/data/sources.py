@@ -10,8 +10,8 @@ The glyphs are rendered by :mod:`simve.data.glyphs` and cached.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -79,7 +79,7 @@ def read_npz(path: Path) -> dict:
     if splits["train"].factors is not None and attr_names is None:
         attr_names = [f"attr_{i}" for i in range(splits["train"].factors.shape[1])]
     factors = tuple(Factor(str(a), "binary") for a in attr_names) if attr_names is not None else ()
-    return dict(train=splits["train"], test=splits["test"], class_names=class_names, factors=factors)
+    return {"train": splits["train"], "test": splits["test"], "class_names": class_names, "factors": factors}
 
 
 # --- torchvision --------------------------------------------------------------------------
@@ -96,7 +96,7 @@ def _torchvision_digits(cls_name: str) -> Callable[[Path, bool], dict]:
         for part, train in (("train", True), ("test", False)):
             ds = cls(str(folder), train=train, download=download)
             parts[part] = Split(ds.data[:, None].contiguous(), ds.targets.long())
-        return dict(**parts, class_names=tuple(ds.classes))
+        return {**parts, "class_names": tuple(ds.classes)}
 
     return load
 
@@ -108,7 +108,7 @@ def _torchvision_cifar10(folder: Path, download: bool) -> dict:
     for part, train in (("train", True), ("test", False)):
         ds = tvd.CIFAR10(str(folder), train=train, download=download)
         parts[part] = Split(_to_nchw(ds.data, "CIFAR10"), torch.tensor(ds.targets))
-    return dict(**parts, class_names=tuple(ds.classes))
+    return {**parts, "class_names": tuple(ds.classes)}
 
 
 def _torchvision_celeba(folder: Path, download: bool) -> dict:
@@ -168,27 +168,29 @@ def _load_real(name: str, root: Path, download: bool) -> tuple[dict, str]:
     )
 
 
+def _read_glyph_cache(path: Path) -> dict | None:
+    """The cached splits, or None where the cache is absent or damaged (then it is rebuilt)."""
+    try:
+        z = np.load(path)
+        return {p: Split(*(torch.from_numpy(z[f"{k}_{p}"]) for k in "xyf")) for p in ("train", "test")}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+        return None
+
+
 def _load_glyphs(rgb: bool, limit: int | None) -> tuple[dict, str]:
     counts = [n if limit is None else min(n, limit) for n in GLYPH_COUNTS]
     kind = "rgb" if rgb else "gray"
     path = cache_dir() / "glyphs" / f"{kind}-{counts[0]}-{counts[1]}-v{GLYPH_CACHE_VERSION}.npz"
-    if path.exists():
-        try:
-            z = np.load(path)
-            parts = {p: Split(*(torch.from_numpy(z[f"{k}_{p}"]) for k in "xyf")) for p in ("train", "test")}
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
-            parts = None  # a damaged cache is rebuilt
-    if not path.exists() or parts is None:
+    parts = _read_glyph_cache(path)
+    if parts is None:
         parts = {
             p: glyphs.render_glyphs(n, rgb=rgb, seed=s, progress=True)
             for p, n, s in zip(("train", "test"), counts, GLYPH_SEEDS)
         }
-        save_npz_atomic(
-            path,
-            **{f"{k}_{p}": getattr(parts[p], f).numpy() for p in parts
-               for k, f in (("x", "images"), ("y", "labels"), ("f", "factors"))},
-        )
-    fields = dict(**parts, class_names=glyphs.CLASS_NAMES, factors=glyphs.glyph_factors(rgb))
+        arrays = {f"{k}_{p}": getattr(split, attr).numpy() for p, split in parts.items()
+                  for k, attr in (("x", "images"), ("y", "labels"), ("f", "factors"))}
+        save_npz_atomic(path, **arrays)
+    fields = {**parts, "class_names": glyphs.CLASS_NAMES, "factors": glyphs.glyph_factors(rgb)}
     return fields, f"rendered, cached at {path}"
 
 

@@ -1,0 +1,80 @@
+"""Throughput of the multi-view augmentation: batches/s (median of repeats after a warm-up).
+
+    python -m benchmarks.bench_views [--repeats 20] [--device cpu]   (from the repository root)
+
+Times ``MultiView(preset, views=2)`` on 256 uint8 images, 3x32x32 with ``colour32`` and
+1x28x28 with ``gray28``, and the colour32 job through kornia.augmentation (per-sample
+RandomResizedCrop + flip + ColorJitter p=0.8 + RandomGrayscale p=0.2) when kornia imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+import simve  # noqa: F401  (before torchvision/kornia: patches a CPU/CUDA torchvision mismatch)
+from simve.data.augment import preset
+from simve.data.views import MultiView
+
+BATCH, VIEWS = 256, 2
+
+
+def batches_per_second(job, device: torch.device, repeats: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        job()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        job()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return 1.0 / statistics.median(times)
+
+
+def kornia_job(images: torch.Tensor):
+    try:
+        import kornia.augmentation as K
+    except ImportError:
+        return None
+    pipeline = torch.nn.Sequential(
+        K.RandomResizedCrop((32, 32), scale=(0.6, 1.0), ratio=(0.75, 4 / 3)),
+        K.RandomHorizontalFlip(p=0.5),
+        K.ColorJitter(0.8, 0.8, 0.8, 0.2, p=0.8),
+        K.RandomGrayscale(p=0.2),
+    ).to(images.device)
+    return lambda: pipeline(images.float().div(255).repeat_interleave(VIEWS, dim=0))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    generator = torch.Generator().manual_seed(0)
+    print(
+        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, batch {BATCH}, views {VIEWS}"
+    )
+
+    colour = torch.randint(0, 256, (BATCH, 3, 32, 32), dtype=torch.uint8, device=device)
+    gray = torch.randint(0, 256, (BATCH, 1, 28, 28), dtype=torch.uint8, device=device)
+    ours = batches_per_second(lambda: MultiView(preset("colour32"), VIEWS)(colour, generator), device, args.repeats)
+    print(f"simve  colour32 256x3x32x32: {ours:8.1f} batches/s")
+    rate = batches_per_second(lambda: MultiView(preset("gray28"), VIEWS)(gray, generator), device, args.repeats)
+    print(f"simve  gray28   256x1x28x28: {rate:8.1f} batches/s")
+    job = kornia_job(colour)
+    if job is None:
+        print("kornia not importable: no comparison")
+        return
+    theirs = batches_per_second(job, device, args.repeats)
+    print(f"kornia colour32 256x3x32x32: {theirs:8.1f} batches/s  (simve / kornia = {ours / theirs:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

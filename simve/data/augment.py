@@ -1,0 +1,422 @@
+"""Per-sample, batched image augmentations for self-supervised views.
+
+Every op works on a whole batch ``x`` of float images ``(N, C, H, W)`` in ``[0, 1]`` with one
+random parameter set per sample, without a Python loop over images, on whatever device ``x``
+is on. An :class:`Augment` first folds its geometric ops (crop, flip, affine) into one affine
+map per sample and resamples once (``F.affine_grid`` + bilinear ``F.grid_sample``), then
+applies its colour ops in order.
+
+Parameters are sampled on the CPU with a ``torch.Generator`` (:meth:`Augment.sample`) and
+applied deterministically (:meth:`Augment.apply`), so the returned parameters reproduce a view
+exactly and double as labels of "style" probe tasks. Each op owns named keys:
+
+=====================  ==================================================================
+op                     keys (one value per sample)
+=====================  ==================================================================
+RandomResizedCrop      ``crop_scale`` (area fraction), ``crop_aspect`` (width/height, relative
+                       to the image's own aspect), ``crop_x``, ``crop_y`` (crop centre as a
+                       fraction of the width/height, 0 = left/top)
+HorizontalFlip         ``flip`` (0/1)
+RandomAffine           ``angle`` (degrees, counter-clockwise on screen), ``zoom`` (scale
+                       factor), ``shift_x``, ``shift_y`` (translation, fraction of width/height)
+ColorJitter            ``brightness``, ``contrast``, ``saturation`` (factors), ``hue`` (shift, a
+                       fraction of the colour wheel), each only if enabled, the identity value
+                       where jitter was not applied; ``jitter`` (0/1), only if ``p < 1``
+RandomGrayscale        ``grayscale`` (0/1)
+=====================  ==================================================================
+
+Binary keys are float 0/1 like the others. Colour ops are skipped for 1-channel images.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from simve.errors import SimveError
+
+# ITU-R 601 luma weights, as torchvision's rgb_to_grayscale.
+LUMA = (0.2989, 0.587, 0.114)
+
+
+def _uniform(n: int, low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, generator=generator)
+
+
+def _bernoulli(n: int, p: float, generator: torch.Generator | None) -> torch.Tensor:
+    return (torch.rand(n, generator=generator) < p).float()
+
+
+def _check_probability(name: str, p: float) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise SimveError(f"{name} probability must be in [0, 1], got {p}")
+
+
+def _check_range(name: str, bounds: tuple[float, float], low: float, high: float) -> None:
+    a, b = bounds
+    if not low <= a <= b <= high:
+        raise SimveError(f"{name} range must satisfy {low} <= min <= max <= {high}, got {bounds}")
+
+
+def _batched(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-sample values ``(N,)`` shaped ``(N, 1, 1, 1)`` to broadcast over ``x``."""
+    return values.to(device=x.device, dtype=x.dtype).view(-1, 1, 1, 1)
+
+
+def _mask(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return (values > 0.5).to(x.device).view(-1, 1, 1, 1)
+
+
+def grayscale(x: torch.Tensor) -> torch.Tensor:
+    """Luma ``0.2989 R + 0.587 G + 0.114 B`` of RGB images, shaped ``(N, 1, H, W)``."""
+    r, g, b = x.unbind(dim=1)
+    return (LUMA[0] * r + LUMA[1] * g + LUMA[2] * b).unsqueeze(1)
+
+
+def _blend(x: torch.Tensor, other: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """``clamp(factor * x + (1 - factor) * other, 0, 1)`` with one factor per sample."""
+    return (factor * x + (1.0 - factor) * other).clamp(0.0, 1.0)
+
+
+def adjust_brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """``clamp(factor * x, 0, 1)``."""
+    return (x * _batched(factor, x)).clamp(0.0, 1.0)
+
+
+def adjust_contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Blend with the image's mean luma ``m``: ``clamp(factor * x + (1 - factor) * m, 0, 1)``."""
+    mean = grayscale(x).mean(dim=(1, 2, 3), keepdim=True)
+    return _blend(x, mean, _batched(factor, x))
+
+
+def adjust_saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Blend with the per-pixel luma ``y``: ``clamp(factor * x + (1 - factor) * y, 0, 1)``."""
+    return _blend(x, grayscale(x), _batched(factor, x))
+
+
+def adjust_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Rotate the HSV hue by ``shift`` turns, keeping saturation and value.
+
+    With ``v = max(R, G, B)``, chroma ``c = v - min(R, G, B)`` and new hue ``h`` in sixths of a
+    turn, channel ``n`` (5 for R, 3 for G, 1 for B) becomes ``v - c * clamp(min(k, 4 - k), 0, 1)``
+    with ``k = (n + h) mod 6``.
+    """
+    r, g, b = x.unbind(dim=1)
+    value = x.amax(dim=1)
+    chroma = value - x.amin(dim=1)
+    # Grays (chroma 0) take the red branch, whose numerator is then 0: hue 0.
+    inverse_chroma = 1.0 / chroma.clamp_min(1e-12)
+    hue = torch.where(
+        value == r,
+        (g - b) * inverse_chroma,
+        torch.where(value == g, (b - r) * inverse_chroma + 2.0, (r - g) * inverse_chroma + 4.0),
+    )
+    hue = hue + 6.0 * shift.to(device=x.device, dtype=x.dtype).view(-1, 1, 1)
+    offsets = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    k = torch.remainder(offsets + hue.unsqueeze(1), 6.0)
+    ramp = torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
+    return value.unsqueeze(1) - chroma.unsqueeze(1) * ramp
+
+
+# --------------------------------------------------------------------------- geometric ops
+# Each gives, per sample, the 3x3 map from its output's pixel coordinates to its input's,
+# both measured in pixels from the image centre (x to the right, y down).
+
+
+@dataclass(frozen=True)
+class RandomResizedCrop:
+    """Crop a random box and resize it to the full image (torchvision's RandomResizedCrop).
+
+    Like torchvision: draw an area fraction ``s ~ U(scale)`` and an aspect ``a`` log-uniform in
+    ``ratio``; the box is ``sqrt(s a)`` of the width by ``sqrt(s / a)`` of the height; up to 10
+    draws until the box fits, else the whole image; its position is uniform over the image.
+    Box sizes are continuous (not rounded to pixels) and the aspect is relative to the
+    image's own, which is the pixel aspect for square images.
+    """
+
+    scale: tuple[float, float] = (0.08, 1.0)
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    attempts: int = 10
+
+    keys = ("crop_scale", "crop_aspect", "crop_x", "crop_y")
+
+    def __post_init__(self):
+        _check_range("crop scale", self.scale, 1e-6, 1.0)
+        _check_range("crop ratio", self.ratio, 1e-6, math.inf)
+
+    def sample(self, n: int, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        area = self.scale[0] + (self.scale[1] - self.scale[0]) * torch.rand(n, self.attempts, generator=generator)
+        log_lo, log_hi = math.log(self.ratio[0]), math.log(self.ratio[1])
+        aspect = torch.exp(log_lo + (log_hi - log_lo) * torch.rand(n, self.attempts, generator=generator))
+        fits = (area * aspect <= 1.0) & (area / aspect <= 1.0)
+        first = fits.int().argmax(dim=1, keepdim=True)  # the first draw that fits
+        found = fits.any(dim=1)
+        fallback_aspect = min(max(1.0, self.ratio[0]), self.ratio[1])
+        fallback_area = min(fallback_aspect, 1.0 / fallback_aspect)  # the largest box of that aspect
+        area = torch.where(found, area.gather(1, first).squeeze(1), torch.tensor(fallback_area))
+        aspect = torch.where(found, aspect.gather(1, first).squeeze(1), torch.tensor(fallback_aspect))
+        width, height = torch.sqrt(area * aspect), torch.sqrt(area / aspect)
+        position = torch.rand(n, 2, generator=generator)
+        return {
+            "crop_scale": area,
+            "crop_aspect": aspect,
+            "crop_x": width / 2 + (1.0 - width) * position[:, 0],
+            "crop_y": height / 2 + (1.0 - height) * position[:, 1],
+        }
+
+    def inverse(self, params: dict[str, torch.Tensor], height: int, width: int) -> torch.Tensor:
+        """``p_in = (crop centre) + (box size / image size) * p_out``."""
+        area, aspect = params["crop_scale"], params["crop_aspect"]
+        m = torch.zeros(len(area), 3, 3, dtype=area.dtype, device=area.device)
+        m[:, 0, 0] = torch.sqrt(area * aspect)
+        m[:, 1, 1] = torch.sqrt(area / aspect)
+        m[:, 0, 2] = (params["crop_x"] - 0.5) * width
+        m[:, 1, 2] = (params["crop_y"] - 0.5) * height
+        m[:, 2, 2] = 1.0
+        return m
+
+
+@dataclass(frozen=True)
+class HorizontalFlip:
+    """Mirror left-right with probability ``p``: ``x_in = -x_out``."""
+
+    p: float = 0.5
+
+    keys = ("flip",)
+
+    def __post_init__(self):
+        _check_probability("flip", self.p)
+
+    def sample(self, n: int, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        return {"flip": _bernoulli(n, self.p, generator)}
+
+    def inverse(self, params: dict[str, torch.Tensor], height: int, width: int) -> torch.Tensor:
+        flip = params["flip"]
+        m = torch.eye(3, dtype=flip.dtype, device=flip.device).repeat(len(flip), 1, 1)
+        m[:, 0, 0] = 1.0 - 2.0 * (flip > 0.5).to(flip.dtype)
+        return m
+
+
+@dataclass(frozen=True)
+class RandomAffine:
+    """Rotate and zoom about the centre, then translate (torchvision's RandomAffine, no shear).
+
+    Forward map ``q = zoom * R(angle) p + (shift_x W, shift_y H)`` with ``angle ~ U(-degrees,
+    degrees)`` (counter-clockwise on screen), ``zoom ~ U(scale)``, shifts ``~ U(-t, t)``.
+    """
+
+    degrees: float = 0.0
+    scale: tuple[float, float] = (1.0, 1.0)
+    translate: tuple[float, float] = (0.0, 0.0)
+
+    keys = ("angle", "zoom", "shift_x", "shift_y")
+
+    def __post_init__(self):
+        if self.degrees < 0:
+            raise SimveError(f"affine degrees must be >= 0, got {self.degrees}")
+        _check_range("affine scale", self.scale, 1e-6, math.inf)
+        for t in self.translate:
+            _check_range("affine translate", (0.0, t), 0.0, 1.0)
+
+    def sample(self, n: int, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        tx, ty = self.translate
+        return {
+            "angle": _uniform(n, -self.degrees, self.degrees, generator),
+            "zoom": _uniform(n, *self.scale, generator),
+            "shift_x": _uniform(n, -tx, tx, generator),
+            "shift_y": _uniform(n, -ty, ty, generator),
+        }
+
+    def inverse(self, params: dict[str, torch.Tensor], height: int, width: int) -> torch.Tensor:
+        """``p = R(-angle) (q - t) / zoom``."""
+        angle = torch.deg2rad(params["angle"])
+        cos, sin = torch.cos(angle) / params["zoom"], torch.sin(angle) / params["zoom"]
+        tx, ty = params["shift_x"] * width, params["shift_y"] * height
+        m = torch.zeros(len(angle), 3, 3, dtype=angle.dtype, device=angle.device)
+        # R(-angle) in y-down coordinates is [[cos, -sin], [sin, cos]].
+        m[:, 0, 0], m[:, 0, 1], m[:, 0, 2] = cos, -sin, -(cos * tx - sin * ty)
+        m[:, 1, 0], m[:, 1, 1], m[:, 1, 2] = sin, cos, -(sin * tx + cos * ty)
+        m[:, 2, 2] = 1.0
+        return m
+
+
+# ------------------------------------------------------------------------------ colour ops
+
+
+@dataclass(frozen=True)
+class ColorJitter:
+    """torchvision's ColorJitter, per sample, applied with probability ``p``.
+
+    Factors ``~ U(max(0, 1 - b), 1 + b)`` for brightness, contrast and saturation, hue shift
+    ``~ U(-hue, hue)``; a zero strength disables that component. Unlike torchvision (random
+    order), always in the fixed order brightness -> contrast -> saturation -> hue.
+    """
+
+    brightness: float = 0.0
+    contrast: float = 0.0
+    saturation: float = 0.0
+    hue: float = 0.0
+    p: float = 1.0
+
+    def __post_init__(self):
+        for name in ("brightness", "contrast", "saturation"):
+            if getattr(self, name) < 0:
+                raise SimveError(f"{name} jitter must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.hue <= 0.5:
+            raise SimveError(f"hue jitter must be in [0, 0.5], got {self.hue}")
+        _check_probability("colour jitter", self.p)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        enabled = tuple(name for name in ("brightness", "contrast", "saturation", "hue") if getattr(self, name) > 0)
+        return enabled + (("jitter",) if self.p < 1.0 else ())
+
+    def sample(self, n: int, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        applied = _bernoulli(n, self.p, generator).bool()
+        params = {}
+        for name in ("brightness", "contrast", "saturation"):
+            strength = getattr(self, name)
+            if strength > 0:
+                factor = _uniform(n, max(0.0, 1.0 - strength), 1.0 + strength, generator)
+                params[name] = torch.where(applied, factor, torch.ones(n))
+        if self.hue > 0:
+            params["hue"] = torch.where(applied, _uniform(n, -self.hue, self.hue, generator), torch.zeros(n))
+        if self.p < 1.0:
+            params["jitter"] = applied.float()
+        return params
+
+    def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        out = x
+        if self.brightness > 0:
+            out = adjust_brightness(out, params["brightness"])
+        if self.contrast > 0:
+            out = adjust_contrast(out, params["contrast"])
+        if self.saturation > 0:
+            out = adjust_saturation(out, params["saturation"])
+        if self.hue > 0:
+            out = adjust_hue(out, params["hue"])
+        return torch.where(_mask(params["jitter"], x), out, x) if "jitter" in params else out
+
+
+@dataclass(frozen=True)
+class RandomGrayscale:
+    """Replace RGB by its luma ``0.2989 R + 0.587 G + 0.114 B`` (in all 3 channels) with probability ``p``."""
+
+    p: float = 0.2
+
+    keys = ("grayscale",)
+
+    def __post_init__(self):
+        _check_probability("grayscale", self.p)
+
+    def sample(self, n: int, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        return {"grayscale": _bernoulli(n, self.p, generator)}
+
+    def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.where(_mask(params["grayscale"], x), grayscale(x).expand_as(x), x)
+
+
+GeometricOp = RandomResizedCrop | HorizontalFlip | RandomAffine
+ColourOp = ColorJitter | RandomGrayscale
+
+
+class Augment:
+    """Geometric ops folded into one resampling, then colour ops, all per sample.
+
+    ``geometric`` lists ops in the order they act on the image (e.g. crop, then flip);
+    ``padding`` is ``grid_sample``'s padding mode for points that fall outside the input:
+    ``"border"`` (repeat the edge; crops never leave the image but bilinear taps at its edge
+    do) or ``"zeros"`` (black, like torchvision's affine fill).
+    """
+
+    def __init__(
+        self, geometric: tuple[GeometricOp, ...] = (), colour: tuple[ColourOp, ...] = (), padding: str = "border"
+    ):
+        if padding not in ("border", "zeros"):
+            raise SimveError(f"padding must be 'border' or 'zeros', got {padding!r}")
+        self.geometric = tuple(geometric)
+        self.colour = tuple(colour)
+        self.padding = padding
+        keys = [key for op in self.geometric + self.colour for key in op.keys]
+        if len(keys) != len(set(keys)):
+            raise SimveError(f"augmentation ops share parameter names: {keys}")
+        self.keys = tuple(keys)
+
+    def __repr__(self) -> str:
+        return f"Augment(geometric={self.geometric}, colour={self.colour}, padding={self.padding!r})"
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Parameters for ``n`` samples, each ``(n,)`` float32 on the CPU, drawn from ``generator``."""
+        params = {}
+        for op in self.geometric + self.colour:
+            params.update(op.sample(n, generator))
+        return params
+
+    def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Augment float images ``x`` ``(N, C, H, W)`` in [0, 1] with the given parameters."""
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or not x.is_floating_point():
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise SimveError(f"augment expects float images (N, C, H, W), got {getattr(x, 'dtype', '')} {shape}")
+        missing = [key for key in self.keys if key not in params]
+        if missing:
+            raise SimveError(f"augmentation parameters missing {missing}; expected {list(self.keys)}")
+        wrong = [key for key in self.keys if params[key].shape != (len(x),)]
+        if wrong:
+            raise SimveError(f"augmentation parameters {wrong} must have shape ({len(x)},)")
+        channels = x.shape[1]
+        if self.colour and channels not in (1, 3):
+            raise SimveError(f"colour augmentations need 1- or 3-channel images, got {channels} channels")
+        params = {key: params[key].to(device=x.device, dtype=x.dtype) for key in self.keys}
+        out = self._resample(x, params) if self.geometric else x
+        if channels == 3:
+            for op in self.colour:
+                out = op.apply(out, params)
+        return out
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+        """Sample parameters for each image of ``x`` and apply them; parameters on ``x``'s device."""
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            raise SimveError(f"augment expects images (N, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
+        params = {key: value.to(x.device) for key, value in self.sample(len(x), generator).items()}
+        return self.apply(x, params), params
+
+    def _resample(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        n, _, height, width = x.shape
+        # Output pixel (centred) -> input pixel (centred): the ops' inverses, last op first applied.
+        pixel_map = torch.eye(3, dtype=x.dtype, device=x.device).expand(n, 3, 3)
+        for op in self.geometric:
+            pixel_map = pixel_map @ op.inverse(params, height, width)
+        # grid_sample's coordinates are pixels from the centre divided by the half-size.
+        half = torch.tensor([width / 2, height / 2, 1.0], dtype=x.dtype, device=x.device)
+        theta = (pixel_map * half.view(1, 1, 3)) / half.view(1, 3, 1)
+        grid = F.affine_grid(theta[:, :2], list(x.shape), align_corners=False)
+        out = F.grid_sample(x, grid, mode="bilinear", padding_mode=self.padding, align_corners=False)
+        return out.clamp(0.0, 1.0)
+
+
+_GLYPH_AFFINE = RandomAffine(degrees=30.0, scale=(0.8, 1.2), translate=(0.1, 0.1))
+_SIMCLR_COLOUR = (ColorJitter(0.8, 0.8, 0.8, 0.2, p=0.8), RandomGrayscale(p=0.2))
+
+PRESETS: dict[str, Augment] = {
+    # FashionMNIST / MNIST 28x28 grayscale.
+    "gray28": Augment((RandomResizedCrop(scale=(0.4, 1.0)), HorizontalFlip(0.5))),
+    # CIFAR10 32x32: SimCLR's recipe with milder crops.
+    "colour32": Augment((RandomResizedCrop(scale=(0.6, 1.0)), HorizontalFlip(0.5)), _SIMCLR_COLOUR),
+    # CelebA 64x64: as colour32.
+    "celeba64": Augment((RandomResizedCrop(scale=(0.6, 1.0)), HorizontalFlip(0.5)), _SIMCLR_COLOUR),
+    # Grayscale glyph digits 28x28: no flip (it changes digits), no crop; black fill.
+    "glyphs": Augment((_GLYPH_AFFINE,), padding="zeros"),
+    # RGB glyphs 32x32: the same affine, a full hue shift and brightness jitter; the edge
+    # (the flat background colour) fills in.
+    "glyphs-rgb": Augment((_GLYPH_AFFINE,), (ColorJitter(brightness=0.4, hue=0.5),), padding="border"),
+}
+
+
+def preset(name: str) -> Augment:
+    """The augmentation preset called ``name`` (see :data:`PRESETS`)."""
+    if name not in PRESETS:
+        raise SimveError(f"unknown augmentation preset {name!r}; valid: {', '.join(PRESETS)}")
+    return PRESETS[name]

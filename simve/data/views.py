@@ -1,0 +1,113 @@
+"""Multiple augmented views per image, and the seeded, repeatable training batches of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from simve.data.augment import Augment
+from simve.data.base import Split
+from simve.errors import SimveError
+
+
+def _check_images(images) -> None:
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
+        got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise SimveError(f"images must be a uint8 tensor (N, C, H, W), got {got}")
+
+
+class MultiView:
+    """``views`` independently augmented views of each image.
+
+    ``MultiView(augment, J)(images, generator)`` takes uint8 images ``(N, C, H, W)`` and returns
+    float views ``(N, J, C, H, W)`` in [0, 1] and their parameters, each ``(N, J)``, on the
+    images' device. All ``N * J`` views are augmented in one vectorised call; view ``j`` of image
+    ``i`` is row ``i * J + j`` of that call, so ``augment.apply`` on the images repeated with
+    ``repeat_interleave(J, 0)`` and the parameters flattened to ``(N * J,)`` reproduces them.
+    """
+
+    def __init__(self, augment: Augment, views: int):
+        if not isinstance(views, int) or views < 1:
+            raise SimveError(f"views must be an integer >= 1, got {views!r}")
+        self.augment = augment
+        self.views = views
+
+    def __repr__(self) -> str:
+        return f"MultiView({self.augment!r}, views={self.views})"
+
+    @staticmethod
+    def original(images: torch.Tensor) -> torch.Tensor:
+        """The un-augmented images as float ``(N, C, H, W)`` in [0, 1]."""
+        _check_images(images)
+        return images.float().div_(255.0)
+
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x = self.original(images).repeat_interleave(self.views, dim=0)
+        views, params = self.augment(x, generator)
+        n = len(images)
+        return (
+            views.view(n, self.views, *views.shape[1:]),
+            {key: value.view(n, self.views, *value.shape[1:]) for key, value in params.items()},
+        )
+
+
+class ViewLoader:
+    """Training batches ``(views (B, J, C, H, W), labels (B,), params)`` of a split.
+
+    Built in the main process from the uint8 tensors in memory: each batch is indexed, moved to
+    ``device`` and augmented there in one call. Shuffling and augmentation draw from a
+    generator seeded by ``(seed, epoch)``, so a run is exactly repeatable. Each iteration uses
+    the current :attr:`epoch` and then advances it by one; :meth:`set_epoch` sets it.
+    """
+
+    def __init__(
+        self,
+        split: Split,
+        multiview: MultiView,
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = True,
+        device: str | torch.device = "cpu",
+    ):
+        if not isinstance(split, Split):
+            raise SimveError(f"ViewLoader needs a Split, got {type(split).__name__}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise SimveError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if drop_last and batch_size > len(split):
+            raise SimveError(
+                f"batch_size {batch_size} exceeds the {len(split)} images, so drop_last leaves no batch; use a smaller batch"
+            )
+        self.split = split
+        self.multiview = multiview
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_last = drop_last
+        self.device = torch.device(device)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration use ``epoch``'s shuffle and augmentations."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        n, b = len(self.split), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]]:
+        seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1, np.uint64)[0] >> 1)
+        self.epoch += 1
+        generator = torch.Generator().manual_seed(seed)
+        n = len(self.split)
+        order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            index = order[start : start + self.batch_size]
+            images = self.split.images[index].to(self.device, non_blocking=True)
+            labels = self.split.labels[index].to(self.device, non_blocking=True)
+            views, params = self.multiview(images, generator)
+            yield views, labels, params
