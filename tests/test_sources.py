@@ -128,3 +128,13 @@ def test_celeba_from_npz_with_attributes():
     assert len(names) == 40 and "Smiling" in names and "Eyeglasses" in names
     male = data.test.factors[:, names.index("Male")]
     assert int(male.sum()) == 34 and torch.equal(male.long(), data.test.labels)
+
+
+def test_glyphs_are_cached_and_a_damaged_cache_is_rebuilt(private_cache):
+    first = load_dataset("glyphs", limit=50)
+    cached = next((private_cache / "glyphs").glob("gray-50-50-*.npz"))
+    assert str(cached) in first.source
+    cached.write_bytes(b"damaged")
+    again = load_dataset("glyphs", limit=50)
+    assert torch.equal(first.train.images, again.train.images) and torch.equal(first.test.labels, again.test.labels)
+    assert np.load(cached)["x_train"].shape == (50, 1, 28, 28)  # rewritten whole
