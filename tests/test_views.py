@@ -112,3 +112,13 @@ def test_loader_bad_input():
     with pytest.raises(SimveError, match="Split"):
         ViewLoader(data.images, mv, batch_size=2)
     assert len(ViewLoader(data, mv, batch_size=11, drop_last=False)) == 1
+
+
+def test_loader_starts_mid_epoch_exactly():
+    split = Split(torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8), torch.arange(40))
+    loader = ViewLoader(split, MultiView(preset("gray28"), views=2), batch_size=8, seed=5)
+    whole = list(loader.epoch_batches(3))
+    tail = list(loader.epoch_batches(3, start=2))
+    assert len(tail) == len(whole) - 2
+    for (v, y, _), (v2, y2, _) in zip(whole[2:], tail):
+        assert torch.equal(v, v2) and torch.equal(y, y2)

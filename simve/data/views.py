@@ -55,13 +55,20 @@ class MultiView:
         )
 
 
+def _seed(*key: int) -> int:
+    """A well-mixed 63-bit seed from a tuple of integers."""
+    return int(np.random.SeedSequence(list(key)).generate_state(1, np.uint64)[0] >> 1)
+
+
 class ViewLoader:
     """Training batches ``(views (B, J, C, H, W), labels (B,), params)`` of a split.
 
     Built in the main process from the uint8 tensors in memory: each batch is indexed, moved to
-    ``device`` and augmented there in one call. Shuffling and augmentation draw from a
-    generator seeded by ``(seed, epoch)``, so a run is exactly repeatable. Each iteration uses
-    the current :attr:`epoch` and then advances it by one; :meth:`set_epoch` sets it.
+    ``device`` and augmented there in one call. The shuffle of an epoch draws from a generator
+    seeded by ``(seed, epoch)`` and the views of each batch from one seeded by ``(seed, epoch,
+    batch)``, so a run is exactly repeatable and :meth:`epoch_batches` can start mid-epoch (a
+    resumed run) without replaying the batches before. Iterating the loader itself uses the
+    current :attr:`epoch` and then advances it by one; :meth:`set_epoch` sets it.
     """
 
     def __init__(
@@ -100,14 +107,22 @@ class ViewLoader:
         return n // b if self.drop_last else -(-n // b)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]]:
-        seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1, np.uint64)[0] >> 1)
-        self.epoch += 1
-        generator = torch.Generator().manual_seed(seed)
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        return self.epoch_batches(epoch)
+
+    def epoch_batches(
+        self, epoch: int, start: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]]:
+        """The batches of ``epoch`` from batch number ``start`` on."""
         n = len(self.split)
-        order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            index = order[start : start + self.batch_size]
+        if self.shuffle:
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(_seed(self.seed, epoch)))
+        else:
+            order = torch.arange(n)
+        for batch in range(start, len(self)):
+            index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
             images = self.split.images[index].to(self.device, non_blocking=True)
             labels = self.split.labels[index].to(self.device, non_blocking=True)
+            generator = torch.Generator().manual_seed(_seed(self.seed, epoch, batch))
             views, params = self.multiview(images, generator)
             yield views, labels, params
