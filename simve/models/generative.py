@@ -1,0 +1,121 @@
+"""What the generative models share: encoder, decoder and likelihood, the ELBO as a loss, and
+the importance-weighted bounds used to evaluate them.
+
+A generative model is a Pyro ``model(views)`` and ``guide(views)`` over views ``(B, J, C, H, W)``
+with the plates ``data`` (dim -2) and ``views`` (dim -1). Its loss is Pyro's ``Trace_ELBO``
+used as a differentiable loss, so the one torch training loop serves it. The torch optimiser
+owns the parameters (they are ordinary module parameters), so the programs need no
+``pyro.module`` registration.
+
+Bounds for evaluation: with ``w_k = p(x, z_k) / q(z_k | x)`` for ``z_k ~ q``,
+``ELBO = mean_k log w_k`` and ``IWAE_K = log (1/K) sum_k w_k``, both ``<= log p(x)``, the latter
+rising with ``K``. They are computed without the reweighting of ``poutine.scale`` (beta) and
+without the model's penalty terms (``penalty_sites``), so they bound the true marginal likelihood.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import pyro
+import torch
+from pyro import poutine
+from pyro.infer import Trace_ELBO
+from pyro.poutine.util import site_is_subsample
+
+from simve.models.base import SSLModel
+from simve.models.likelihoods import build_likelihood
+from simve.nets import build_decoder, build_encoder
+
+
+def default_latent_dim(image_shape: tuple[int, int, int]) -> int:
+    """DESIGN's defaults: 10 for 28x28 data, 64 for colour."""
+    return 10 if image_shape[0] == 1 else 64
+
+
+class GenerativeModel(SSLModel):
+    """Encoder ``q(z | x) = N(loc(x), diag scale(x)^2)``, decoder and likelihood ``p(x | z)``."""
+
+    generative = True
+    penalty_sites: ClassVar[tuple[str, ...]] = ()  # guide or model terms that are not part of the bound
+
+    def __init__(self, encoder, decoder, likelihood, latent_dim: int):
+        super().__init__()
+        self.encoder, self.decoder, self.likelihood = encoder, decoder, likelihood
+        self.latent_dim = latent_dim
+        self._elbo = Trace_ELBO(max_plate_nesting=2)
+
+    @classmethod
+    def components(cls, image_shape, latent_dim, net, likelihood, sigma_x):
+        """Encoder, decoder and likelihood for ``image_shape`` (defaults chosen from it)."""
+        latent_dim = default_latent_dim(image_shape) if latent_dim is None else latent_dim
+        likelihood = likelihood or ("bernoulli" if image_shape[0] == 1 else "gaussian")
+        return {
+            "encoder": build_encoder(net, image_shape, latent_dim),
+            "decoder": build_decoder(net, latent_dim, image_shape),
+            "likelihood": build_likelihood(likelihood, image_shape, sigma_x),
+            "latent_dim": latent_dim,
+        }
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.decoder.parameters()).device
+
+    def model(self, views: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def guide(self, views: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def prior_latents(self, n: int) -> torch.Tensor:
+        """``n`` latents drawn from the model's prior, ``(n, d)``."""
+        raise NotImplementedError
+
+    def loss(self, views: torch.Tensor) -> torch.Tensor:
+        """Negative ELBO per datum (its J views together), averaged over the batch."""
+        self.check_views(views)
+        return self._elbo.differentiable_loss(self.model, self.guide, views) / views.shape[0]
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """The posterior mean ``loc(x)``."""
+        return self.encoder(images)[0]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The mean image of ``p(x | z)``."""
+        return self.likelihood.mean(self.decoder(z))
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.embed(images))
+
+    def sample(self, n: int) -> torch.Tensor:
+        """Mean images of ``n`` draws from the prior."""
+        return self.decode(self.prior_latents(n))
+
+    def log_weights(self, views: torch.Tensor, particles: int) -> torch.Tensor:
+        """``log w_k = log p(x, z_k) - log q(z_k | x)`` per particle and datum, ``(K, B)``."""
+        guide = poutine.block(self.guide, hide=list(self.penalty_sites))
+        model = poutine.block(self.model, hide=list(self.penalty_sites))
+        with pyro.plate("particles", particles, dim=-3):
+            guide_trace = poutine.trace(guide).get_trace(views)
+            model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(views)
+        shape = (particles, views.shape[0])
+        return _log_density(model_trace, shape) - _log_density(guide_trace, shape)
+
+    def bounds(self, views: torch.Tensor, particles: int) -> dict[str, torch.Tensor]:
+        """Per-datum ELBO (mean over particles) and IWAE_K bounds on ``log p(x_1..J)``, ``(B,)`` each."""
+        log_w = self.log_weights(views, particles)
+        return {"elbo": log_w.mean(0), "iwae": torch.logsumexp(log_w, 0) - math.log(particles)}
+
+
+def _log_density(trace, shape: tuple[int, int]) -> torch.Tensor:
+    """Sum of every sample site's log density, unscaled by ``poutine.scale``, ``(K, B)``.
+
+    Sites are batched ``(K, B, J)`` (one per view) or ``(K, B, 1)`` (one per datum), the
+    particle dimension possibly broadcast. Masks set on a distribution (``.mask(False)``) hold.
+    """
+    trace.compute_log_prob()
+    return sum(
+        torch.broadcast_to(site["unscaled_log_prob"], (*shape, site["unscaled_log_prob"].shape[-1])).sum(-1)
+        for site in trace.nodes.values() if "unscaled_log_prob" in site and not site_is_subsample(site)
+    )
