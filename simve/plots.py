@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -23,17 +24,23 @@ def _as_rgb_grid(images: torch.Tensor, pad: int = 2) -> torch.Tensor:
     return grid
 
 
-def save_view_grid(originals: torch.Tensor, views: torch.Tensor, path: str | Path, title: str = "") -> Path:
-    """One row per image: the original, then its J views. Float images in [0, 1]."""
-    columns = torch.cat([originals[:, None], views], dim=1).clamp(0, 1).cpu()
-    grid = _as_rgb_grid(columns)
-    rows, cols = columns.shape[:2]
+def save_image_grid(
+    images: torch.Tensor,
+    path: str | Path,
+    title: str = "",
+    column_labels: list[str] | None = None,
+    row_labels: list[str] | None = None,
+) -> Path:
+    """Float images ``(R, K, C, H, W)`` in [0, 1] as an R x K grid, optionally labelled."""
+    images = images.detach().clamp(0, 1).cpu()
+    grid = _as_rgb_grid(images)
+    rows, cols = images.shape[:2]
     fig, ax = plt.subplots(figsize=(1.0 + 0.9 * cols, 0.9 * rows + 0.6))
     ax.imshow(grid.numpy(), interpolation="nearest")
-    step = grid.shape[1] / cols
-    ax.set_xticks([step * (k + 0.5) for k in range(cols)])
-    ax.set_xticklabels(["original"] + [f"view {j}" for j in range(1, cols)], fontsize=8)
-    ax.set_yticks([])
+    ax.set_xticks([grid.shape[1] / cols * (k + 0.5) for k in range(cols)] if column_labels else [])
+    ax.set_xticklabels(column_labels or [], fontsize=8)
+    ax.set_yticks([grid.shape[0] / rows * (r + 0.5) for r in range(rows)] if row_labels else [])
+    ax.set_yticklabels(row_labels or [], fontsize=8)
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
@@ -44,3 +51,51 @@ def save_view_grid(originals: torch.Tensor, views: torch.Tensor, path: str | Pat
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def save_view_grid(originals: torch.Tensor, views: torch.Tensor, path: str | Path, title: str = "") -> Path:
+    """One row per image: the original, then its J views."""
+    labels = ["original"] + [f"view {j}" for j in range(1, views.shape[1] + 1)]
+    return save_image_grid(torch.cat([originals[:, None], views], dim=1), path, title, column_labels=labels)
+
+
+def _square(images: torch.Tensor) -> torch.Tensor:
+    """``(N, C, H, W)`` -> ``(R, K, C, H, W)`` with K = ceil(sqrt(N)), dropping the incomplete row."""
+    cols = max(1, math.ceil(math.sqrt(len(images))))
+    rows = max(1, len(images) // cols)
+    return images[: rows * cols].view(rows, cols, *images.shape[1:])
+
+
+@torch.no_grad()
+def save_generative_figures(model, images: torch.Tensor, out_dir: str | Path, n_samples: int = 64) -> list[Path]:
+    """Reconstructions, prior samples and latent traversals of a generative model, and for SimVE
+    the "same content, new style" grid; ``images`` float ``(N, C, H, W)`` in [0, 1]."""
+    out_dir = Path(out_dir)
+    model.eval()
+    images = images[:8].to(model.device)
+    name = model.name
+    paths = [
+        save_image_grid(torch.stack([images, model.reconstruct(images)]).transpose(0, 1), out_dir / "reconstructions.png",
+                        f"{name}: images (left) and reconstructions (right)", ["image", "reconstruction"]),
+        save_image_grid(_square(model.sample(n_samples)), out_dir / "samples.png", f"{name}: samples from the prior"),
+        save_traversals(model, images[0], out_dir / "traversals.png"),
+    ]
+    if hasattr(model, "same_content_new_style"):
+        styles = model.same_content_new_style(images, 7)
+        paths.append(save_image_grid(
+            torch.cat([images[:, None], styles], dim=1), out_dir / "same_content_new_style.png",
+            f"{name}: each row one content y = loc(x), decoded with new styles z ~ N(y, s^2 I)",
+            ["image"] + [f"style {k}" for k in range(1, 8)]))
+    return paths
+
+
+@torch.no_grad()
+def save_traversals(model, image: torch.Tensor, path: str | Path, steps: int = 9, span: float = 2.5) -> Path:
+    """Decode ``loc(x) + t e_k`` for t in [-span, span] along each latent axis k (up to 10 axes)."""
+    loc = model.embed(image[None])[0]
+    axes = min(len(loc), 10)
+    offsets = torch.linspace(-span, span, steps, device=loc.device)
+    z = loc.repeat(axes, steps, 1)
+    z[torch.arange(axes), :, torch.arange(axes)] += offsets
+    return save_image_grid(model.decode(z), path, f"{model.name}: latent traversals around one image",
+                           [f"{t:+.1f}" for t in offsets.tolist()], [f"z{k}" for k in range(axes)])
