@@ -21,6 +21,24 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
+    return value
+
+
+def number_or_word(text: str) -> float | str:
+    """A number where ``text`` is one, else the word itself (the model checks it)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def _data_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-root", metavar="DIR",
@@ -93,6 +111,85 @@ def demo(args) -> None:
     print(f"wrote {path}")
 
 
+# The `train` options a resumed run may give besides --out, the model knobs (passed to the model only
+# when given), and the options that fill TrainConfig where given (its defaults apply otherwise).
+RESUME_OPTIONS = ("epochs", "device")
+MODEL_KNOBS = ("latent_dim", "net", "likelihood", "sigma_x", "prior_var", "content_prior", "content_scale",
+               "content_guide", "beta", "consistency_weight")
+RUN_OPTIONS = ("data_root", "download", "limit", "seed", "batch_size", "views", "lr", "device", "checkpoint_every")
+
+
+def _given(args) -> dict:
+    """The `train` options given on the command line (the others are None)."""
+    return {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "run", "resume", "out")}
+
+
+def _check_train_args(parser: argparse.ArgumentParser, args) -> None:
+    given = _given(args)
+    if args.resume:
+        extra = sorted(set(given) - set(RESUME_OPTIONS))
+        if extra:
+            parser.error(f"with --resume give only --epochs and --device besides --out; the run's config.json "
+                         f"fixes {', '.join('--' + k.replace('_', '-') for k in extra)}")
+    else:
+        missing = [f"--{k}" for k in ("model", "data", "epochs") if k not in given]
+        if missing:
+            parser.error(f"a new run needs {', '.join(missing)} (or --resume to continue the run in --out)")
+
+
+def train(args) -> None:
+    from dataclasses import replace
+
+    from simve.train import TrainConfig, load_config, read_metrics
+    from simve.train import train as train_run
+
+    given = _given(args)
+    if args.resume:
+        config = replace(load_config(args.out), **given)
+    else:
+        config = TrainConfig(model=args.model, data=args.data, epochs=args.epochs,
+                             model_options={k: given[k] for k in MODEL_KNOBS if k in given},
+                             **{k: given[k] for k in RUN_OPTIONS if k in given})
+    train_run(config, args.out, resume=args.resume)
+    last = next((r for r in reversed(read_metrics(args.out)) if "train_loss" in r), None)
+    print(f"run folder: {args.out}")
+    if last:
+        val = "none (no validation split)" if last["val_loss"] is None else f"{last['val_loss']:.4f}"
+        print(f"after epoch {last['epoch']} (step {last['step']}): train loss {last['train_loss']:.4f}, val loss {val}")
+
+
+def _train_parser(commands) -> None:
+    common = _data_options()
+    common.set_defaults(seed=None, download=None)  # None = not given (a resumed run refuses it; new runs: 0, False)
+    p = commands.add_parser("train", parents=[common], help="train a model; resumable from its run folder",
+                            description="Train a model into RUN_DIR (config.json, checkpoint.pt, metrics.jsonl, "
+                                        "figures/). With --resume, continue the run in RUN_DIR at the exact batch.")
+    p.add_argument("--model", help="model name: simve, vae, beta-vae, cr-vae, ...")
+    p.add_argument("--data", help="dataset name or path of a .npz file")
+    p.add_argument("--epochs", type=positive_int, metavar="E", help="train up to E epochs in all")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="the run folder")
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR (may raise --epochs)")
+    p.add_argument("--batch-size", type=positive_int, metavar="B", help="images per step (default 64)")
+    p.add_argument("--views", type=positive_int, metavar="J", help="augmented views per image (default 2)")
+    p.add_argument("--lr", type=positive_float, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="auto: cuda where available (default)")
+    p.add_argument("--checkpoint-every", type=positive_int, metavar="N",
+                   help="steps between checkpoints (default 500; also at the end of every epoch)")
+    knobs = p.add_argument_group("model options (passed to the model only when given; defaults are the model's)")
+    knobs.add_argument("--latent-dim", type=positive_int, metavar="D", help="latent dimension d")
+    knobs.add_argument("--net", choices=("auto", "mlp", "conv"), help="encoder/decoder family")
+    knobs.add_argument("--likelihood", choices=("bernoulli", "gaussian", "continuous-bernoulli"))
+    knobs.add_argument("--sigma-x", type=number_or_word, metavar="SIGMA|learned|learned-pixel",
+                       help="Gaussian likelihood scale: a number, or learned (shared) / learned-pixel")
+    knobs.add_argument("--prior-var", type=float, metavar="S2", help="SimVE: variance s^2 of z around the content y")
+    knobs.add_argument("--content-prior", choices=("gaussian", "flat"), help="SimVE: prior of the content y")
+    knobs.add_argument("--content-scale", type=float, metavar="SY", help="SimVE: s_y of the gaussian content prior")
+    knobs.add_argument("--content-guide", choices=("marginal", "sampled"), help="SimVE: integrate y out or sample it")
+    knobs.add_argument("--beta", type=float, help="weight of the latent terms (beta-VAE, SimVE)")
+    knobs.add_argument("--consistency-weight", type=float, metavar="LAMBDA", help="CR-VAE: weight of the consistency term")
+    p.set_defaults(run=train)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simve", description=__doc__)
     parser.add_argument("--version", action="version", version=f"simve {__version__}")
@@ -117,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("train", "val", "test"), default="train")
     p.add_argument("--preset", help="augmentation preset (default: the dataset's own)")
     p.set_defaults(run=data_show)
+    _train_parser(commands)
     return parser
 
 
@@ -125,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "out", None) and args.run is data_show and not args.out.lower().endswith(".png"):
         parser.error(f"--out must name a .png file, got {args.out!r}")
+    if args.run is train:
+        _check_train_args(parser, args)
     try:
         args.run(args)
     except SimveError as err:

@@ -1,0 +1,343 @@
+"""The one training loop, for every model: Pyro ELBO models and torch losses alike.
+
+A model only has to expose ``loss(views)`` (see :mod:`simve.models.base`). A run lives in one
+folder, from which it is reproducible and resumable:
+
+- ``config.json``: the :class:`TrainConfig`;
+- ``checkpoint.pt``: the last checkpoint (model, optimiser, position in the data, RNG state),
+  replaced atomically, loadable with ``torch.load(path, weights_only=True)``;
+- ``metrics.jsonl``: one JSON object per line: every ``log_every`` steps ``step, epoch, loss, lr,
+  views_per_s, time``, and after each epoch ``step, epoch, train_loss, val_loss, time``
+  (``epoch`` counts from 1, ``time`` is seconds of training);
+- ``figures/``: samples and reconstructions of generative models.
+
+On CPU a run is exactly repeatable, and a run of E epochs equals one of k epochs resumed to E,
+also when it was interrupted mid-epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import pickle
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyro
+import torch
+from tqdm import tqdm
+
+import simve.models  # noqa: F401  (registers the models)
+from simve import __version__
+from simve.data import MultiView, ViewLoader, load_dataset, preset
+from simve.errors import SimveError
+from simve.models.base import SSLModel, build_model
+
+CONFIG, CHECKPOINT, METRICS, FIGURES = "config.json", "checkpoint.pt", "metrics.jsonl", "figures"
+CHECKPOINT_FORMAT = "simve-checkpoint-1"
+RESUMABLE = ("epochs", "device")  # the config fields a resumed run may change
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that reproduces a run."""
+
+    model: str
+    data: str
+    epochs: int
+    model_options: dict = field(default_factory=dict)
+    data_root: str | None = None
+    download: bool = False
+    limit: int | None = None
+    val_fraction: float = 0.1
+    batch_size: int = 64
+    views: int = 2
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    checkpoint_every: int = 500
+    log_every: int = 10
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "views", "checkpoint_every", "log_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise SimveError(f"{name} must be a whole number >= 1, got {value!r}")
+        if not self.lr > 0 or not self.weight_decay >= 0:
+            raise SimveError(f"lr must be > 0 and weight_decay >= 0, got {self.lr} and {self.weight_decay}")
+        if self.device not in DEVICES:
+            raise SimveError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(values, dict) or set(values) - names:
+            unknown = ", ".join(sorted(set(values) - names)) if isinstance(values, dict) else type(values).__name__
+            raise SimveError(f"not a simve training config (unknown fields: {unknown})")
+        try:
+            return cls(**values)
+        except TypeError as err:
+            raise SimveError(f"not a complete simve training config ({err})") from None
+
+
+def load_config(run_dir: str | Path) -> TrainConfig:
+    """The config of the run in ``run_dir``; refuses a folder that holds no run."""
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        raise SimveError(f"{run_dir} holds no run (no {CONFIG}); start one without --resume")
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SimveError(f"{path} is not readable JSON ({err})") from None
+    try:
+        return TrainConfig.from_dict(values)
+    except SimveError as err:
+        raise SimveError(f"{path}: {err}") from None
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    """The records of ``metrics.jsonl``, in order (empty if there are none yet)."""
+    path = Path(run_dir) / METRICS
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+
+
+def distributed() -> tuple[int, int]:
+    """``(rank, world_size)`` from torchrun's environment; ``(0, 1)`` for a single process."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def choose_device(name: str) -> torch.device:
+    """``auto``: CUDA where available, else the CPU; ``cuda`` where unavailable is refused."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SimveError("--device cuda was asked for, but this torch sees no CUDA GPU; use --device cpu or auto")
+    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+# --- checkpoints ----------------------------------------------------------------------------
+
+
+def _rng_state(device: torch.device) -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _write_atomic(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(path: Path, model: SSLModel, optimizer, config: TrainConfig, position: dict) -> None:
+    """Write the checkpoint through ``<path>.tmp``, so an interruption leaves the last one whole."""
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "simve_version": __version__,
+        "model": config.model,
+        "config": config.to_dict(),
+        **position,
+        "model_state": model.state_dict(),
+        "optimizer_state": optimizer.state_dict(),
+        "rng": _rng_state(next(model.parameters()).device),
+    }
+    _write_atomic(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(path: Path, config: TrainConfig) -> dict:
+    """Read and check a checkpoint of the run ``config`` describes; refuse anything else in one line."""
+    if not path.is_file():
+        raise SimveError(f"{path.parent} has no {CHECKPOINT} to resume from; start a new run in another --out")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, KeyError, ValueError, OSError) as err:  # a damaged file
+        raise SimveError(f"{path} is not a readable checkpoint ({type(err).__name__}); it is damaged or truncated") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise SimveError(f"{path} is not a simve checkpoint")
+    if state["model"] != config.model:
+        raise SimveError(f"{path} holds a {state['model']!r} model but the run's {CONFIG} says {config.model!r}")
+    differ = _differences(TrainConfig.from_dict(state["config"]), config)
+    if differ:
+        raise SimveError(f"{path} belongs to another run: its {', '.join(differ)} differ from {CONFIG}")
+    return state
+
+
+def _differences(a: TrainConfig, b: TrainConfig) -> list[str]:
+    da, db = a.to_dict(), b.to_dict()
+    return [k for k in da if k not in RESUMABLE and da[k] != db[k]]
+
+
+def _restore(state: dict, model: SSLModel, optimizer, path: Path) -> None:
+    try:
+        model.load_state_dict(state["model_state"])
+        optimizer.load_state_dict(state["optimizer_state"])
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise SimveError(f"{path} does not fit the model ({str(err).splitlines()[0]})") from None
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+
+def _log(run_dir: Path, record: dict) -> None:
+    with open(run_dir / METRICS, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _truncate_metrics(run_dir: Path, step: int) -> None:
+    """Drop the records written after the checkpoint at ``step``: the resumed run writes them again."""
+    kept = []
+    for line in (run_dir / METRICS).read_text().splitlines() if (run_dir / METRICS).exists() else []:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by the interruption
+            continue
+        if record["step"] <= step:
+            kept.append(record)
+    _write_atomic(run_dir / METRICS, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in kept)))
+
+
+@torch.no_grad()
+def validation_loss(model: SSLModel, loader: ViewLoader, seed: int) -> float | None:
+    """Mean loss over ``loader``'s epoch-0 batches, in eval mode, with the global RNG forked and seeded."""
+    if len(loader.split) == 0:
+        return None
+    model.eval()
+    total = 0.0
+    with torch.random.fork_rng(devices=[loader.device] if loader.device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for views, _, _ in loader.epoch_batches(0):
+            total += model.loss(views).item() * len(views)
+    model.train()
+    return total / len(loader.split)
+
+
+# --- the loop -------------------------------------------------------------------------------
+
+
+def _diverged(what: str, step: int, epoch: int, saved_step: int, run_dir: Path) -> SimveError:
+    return SimveError(
+        f"{what} at step {step} (epoch {epoch}); the last good checkpoint (step {saved_step}) is kept in "
+        f"{run_dir / CHECKPOINT}; start a new run (another --out) with a lower --lr or other model options"
+    )
+
+
+def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSLModel:
+    """Train ``config`` into ``run_dir`` (or continue the run there) and return the model, in eval mode.
+
+    With ``resume`` the run in ``run_dir`` continues from its checkpoint at the exact batch;
+    ``config`` must equal its ``config.json`` except for ``epochs`` and ``device``.
+    """
+    run_dir = Path(run_dir)
+    rank, world = distributed()
+    main = rank == 0
+    if resume:
+        differ = _differences(load_config(run_dir), config)
+        if differ:
+            raise SimveError(f"a resumed run may change only {' and '.join(RESUMABLE)}, not {', '.join(differ)}")
+    elif (run_dir / CONFIG).exists():
+        raise SimveError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    device = choose_device(config.device)
+
+    pyro.set_rng_seed(config.seed)
+    data = load_dataset(config.data, config.data_root, download=config.download,
+                        val_fraction=config.val_fraction, seed=config.seed, limit=config.limit)
+    model = build_model(config.model, data.image_shape, **config.model_options).to(device)
+    if config.views < model.min_views:
+        raise SimveError(f"{config.model} needs at least {model.min_views} views per datum; "
+                         f"pass --views {model.min_views} or more")
+    multiview = MultiView(preset(data.preset), config.views)
+    loader = ViewLoader(data.train, multiview, config.batch_size, seed=config.seed, device=device)
+    val_loader = ViewLoader(data.val, multiview, config.batch_size, shuffle=False, drop_last=False,
+                            seed=config.seed, device=device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if world > 1:  # the place for torchrun: wrap the model in DistributedDataParallel, shard the loader by rank
+        raise SimveError(f"WORLD_SIZE={world}: distributed training is not implemented yet; run one process")
+
+    at = {"step": 0, "epoch": 0, "batch": 0, "epoch_loss_sum": 0.0, "elapsed": 0.0}  # where the run starts
+    if resume:
+        state = load_checkpoint(run_dir / CHECKPOINT, config)
+        _restore(state, model, optimizer, run_dir / CHECKPOINT)
+        _set_rng_state(state["rng"], device)
+        at = {key: state[key] for key in at}
+        if config.epochs < at["epoch"]:
+            raise SimveError(f"the run has trained {at['epoch']} epochs already; pass --epochs {at['epoch']} or more")
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(run_dir / CONFIG, lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=2) + "\n"))
+        if resume:
+            _truncate_metrics(run_dir, at["step"])
+        else:
+            save_checkpoint(run_dir / CHECKPOINT, model, optimizer, config, at)
+
+    step, saved_step, elapsed = at["step"], at["step"], at["elapsed"]
+    bar = tqdm(total=config.epochs * len(loader), initial=step, unit="step", disable=None if main else True,
+               desc=f"{config.model} on {data.name}")
+    window_views, window_time = 0, 0.0
+    model.train()
+    for epoch in range(at["epoch"], config.epochs):
+        start, loss_sum = (at["batch"], at["epoch_loss_sum"]) if epoch == at["epoch"] else (0, 0.0)
+        tick = time.perf_counter()
+        for batch, (views, _, _) in enumerate(loader.epoch_batches(epoch, start), start=start + 1):
+            loss = model.loss(views)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise _diverged(f"loss became {value}", step + 1, epoch + 1, saved_step, run_dir)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step, loss_sum = step + 1, loss_sum + value
+            now = time.perf_counter()
+            window_views += views.shape[0] * views.shape[1]
+            window_time, elapsed, tick = window_time + now - tick, elapsed + now - tick, now
+            bar.update()
+            if step % config.log_every == 0:
+                speed = window_views / window_time
+                bar.set_postfix(loss=f"{value:.4g}", views_per_s=f"{speed:.0f}")
+                if main:
+                    _log(run_dir, {"step": step, "epoch": epoch + 1, "loss": value,
+                                   "lr": optimizer.param_groups[0]["lr"], "views_per_s": speed, "time": elapsed})
+                window_views, window_time = 0, 0.0
+            end_of_epoch = batch == len(loader)
+            if step % config.checkpoint_every and not end_of_epoch:
+                continue
+            if not all(torch.isfinite(p).all() for p in model.parameters()):
+                raise _diverged("the parameters became nan or inf", step, epoch + 1, saved_step, run_dir)
+            if main and end_of_epoch:
+                _log(run_dir, {"step": step, "epoch": epoch + 1, "train_loss": loss_sum / len(loader),
+                               "val_loss": validation_loss(model, val_loader, config.seed), "time": elapsed})
+            if main:
+                now_at = {"step": step, "epoch": epoch + end_of_epoch, "batch": 0 if end_of_epoch else batch,
+                          "epoch_loss_sum": 0.0 if end_of_epoch else loss_sum, "elapsed": elapsed}
+                save_checkpoint(run_dir / CHECKPOINT, model, optimizer, config, now_at)
+            saved_step, tick = step, time.perf_counter()
+    bar.close()
+    model.eval()
+    if main:
+        _save_figures(model, data, device, run_dir / FIGURES)
+    return model
+
+
+def _save_figures(model: SSLModel, data, device: torch.device, out_dir: Path) -> None:
+    """Samples and reconstructions of a generative model, where :mod:`simve.plots` can draw them."""
+    import simve.plots
+
+    save = getattr(simve.plots, "save_generative_figures", None)
+    if not (model.generative and save):
+        return
+    split = data.val if len(data.val) else data.train
+    with torch.no_grad():
+        save(model, MultiView.original(split.images[:16]).to(device), out_dir)
