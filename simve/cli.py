@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections import Counter
 from pathlib import Path
@@ -121,7 +122,7 @@ RUN_OPTIONS = ("data_root", "download", "limit", "seed", "batch_size", "views", 
 
 def _given(args) -> dict:
     """The `train` options given on the command line (the others are None)."""
-    return {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "run", "resume", "out")}
+    return {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "command_line", "run", "resume", "out")}
 
 
 def _check_train_args(parser: argparse.ArgumentParser, args) -> None:
@@ -147,6 +148,8 @@ def train(args) -> None:
     if args.resume:
         config = replace(load_config(args.out), **given)
     else:
+        if "data_root" in given:  # absolute, so the run resumes from any working directory
+            given["data_root"] = str(Path(given["data_root"]).resolve())
         config = TrainConfig(model=args.model, data=args.data, epochs=args.epochs,
                              model_options={k: given[k] for k in MODEL_KNOBS if k in given},
                              **{k: given[k] for k in RUN_OPTIONS if k in given})
@@ -156,6 +159,52 @@ def train(args) -> None:
     if last:
         val = "none (no validation split)" if last["val_loss"] is None else f"{last['val_loss']:.4f}"
         print(f"after epoch {last['epoch']} (step {last['step']}): train loss {last['train_loss']:.4f}, val loss {val}")
+
+
+def sample(args) -> None:
+    import torch
+
+    from simve.plots import _square, save_image_grid
+    from simve.train import load_trained
+
+    config, _, model = load_trained(args.run_dir, args.device)
+    if not model.generative:
+        raise SimveError(f"{config.model} is not a generative model: it has no samples to draw")
+    torch.manual_seed(args.seed)
+    with torch.no_grad():
+        images = model.sample(args.n)
+    path = save_image_grid(_square(images), args.out, f"{config.model} on {config.data}: {args.n} samples from the prior")
+    print(f"wrote {path}")
+
+
+def eval_gen(args) -> None:
+    import json
+
+    from simve.data import MultiView, preset
+    from simve.evaluate import generative_metrics
+    from simve.train import load_trained
+
+    config, data, model = load_trained(args.run_dir, args.device)
+    if not model.generative:
+        raise SimveError(f"{config.model} is not a generative model: it has no likelihood bounds")
+    split = data.test if args.limit is None else data.test.subset(slice(0, args.limit))
+    metrics = generative_metrics(model, split, MultiView(preset(data.preset), config.views),
+                                 particles=args.particles, seed=args.seed)
+    path = Path(args.run_dir) / "eval-gen.json"
+    path.write_text(json.dumps({"command": args.command_line, **metrics}, indent=2) + "\n")
+    print(f"{config.model} on {config.data} test ({metrics['images']} images x {metrics['views']} views, "
+          f"K = {args.particles}):")
+    print(f"  ELBO {metrics['elbo_per_view']:.2f}  IWAE {metrics['iwae_per_view']:.2f}  nats per view")
+    print(f"  reconstruction MSE {metrics['reconstruction_mse']:.5f} per pixel")
+    print(f"wrote {path}")
+
+
+def _run_dir_parser(commands, name: str, help: str):
+    p = commands.add_parser(name, help=help)
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by simve train")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    return p
 
 
 def _train_parser(commands) -> None:
@@ -215,13 +264,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", help="augmentation preset (default: the dataset's own)")
     p.set_defaults(run=data_show)
     _train_parser(commands)
+    p = _run_dir_parser(commands, "sample", "a grid of samples from a trained generative model")
+    p.add_argument("--out", required=True, metavar="FILE.png")
+    p.add_argument("--n", type=positive_int, default=64, help="number of samples (default 64)")
+    p.set_defaults(run=sample)
+    p = _run_dir_parser(commands, "eval-gen", "test ELBO, IWAE and reconstruction error of a generative run")
+    p.add_argument("--particles", type=positive_int, default=100, metavar="K", help="IWAE samples (default 100)")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="use the first N test images")
+    p.set_defaults(run=eval_gen)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    if getattr(args, "out", None) and args.run is data_show and not args.out.lower().endswith(".png"):
+    args.command_line = shlex.join(["simve", *argv])  # recorded beside the numbers it produces
+    if args.run in (data_show, sample) and not args.out.lower().endswith(".png"):
         parser.error(f"--out must name a .png file, got {args.out!r}")
     if args.run is train:
         _check_train_args(parser, args)

@@ -92,7 +92,7 @@ def load_config(run_dir: str | Path) -> TrainConfig:
     """The config of the run in ``run_dir``; refuses a folder that holds no run."""
     path = Path(run_dir) / CONFIG
     if not path.is_file():
-        raise SimveError(f"{run_dir} holds no run (no {CONFIG}); start one without --resume")
+        raise SimveError(f"{run_dir} holds no run (no {CONFIG}); give a folder that `simve train --out` wrote")
     try:
         values = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -329,6 +329,21 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
     if main:
         _save_figures(model, data, device, run_dir / FIGURES)
     return model
+
+
+def load_trained(run_dir: str | Path, device: str = "auto") -> tuple[TrainConfig, object, SSLModel]:
+    """The config, the data and the model (in eval mode, on ``device``) of the run in ``run_dir``."""
+    run_dir = Path(run_dir)
+    config = load_config(run_dir)
+    state = load_checkpoint(run_dir / CHECKPOINT, config)
+    data = load_dataset(config.data, config.data_root, download=config.download,
+                        val_fraction=config.val_fraction, seed=config.seed, limit=config.limit)
+    model = build_model(config.model, data.image_shape, **config.model_options)
+    try:
+        model.load_state_dict(state["model_state"])
+    except (RuntimeError, KeyError) as err:
+        raise SimveError(f"{run_dir / CHECKPOINT} does not fit the model ({str(err).splitlines()[0]})") from None
+    return config, data, model.to(choose_device(device)).eval()
 
 
 def _save_figures(model: SSLModel, data, device: torch.device, out_dir: Path) -> None:

@@ -55,3 +55,33 @@ def test_bad_options_are_argparse_errors(argv, message, capsys, tmp_path, monkey
         main(argv)
     assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_sample_and_eval_gen_on_a_trained_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--model", "simve", "--data", "glyphs", "--limit", "300", "--epochs", "1",
+                 "--batch-size", "32", "--latent-dim", "4", "--out", str(run)]) == 0
+    assert main(["sample", str(run), "--n", "9", "--out", str(tmp_path / "s.png")]) == 0
+    assert matplotlib.image.imread(tmp_path / "s.png").ndim == 3
+    assert main(["eval-gen", str(run), "--particles", "4", "--limit", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "ELBO" in out and "IWAE" in out and "reconstruction MSE" in out
+    import json
+
+    metrics = json.loads((run / "eval-gen.json").read_text())
+    assert metrics["images"] == 40 and metrics["iwae_particles"] == 4
+    assert metrics["elbo_per_view"] <= metrics["iwae_per_view"] + 1.0 and metrics["reconstruction_mse"] < 0.5
+    assert "eval-gen" in metrics["command"]
+
+
+def test_sample_refuses_a_damaged_checkpoint_and_a_missing_run(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--model", "vae", "--data", "glyphs", "--limit", "100", "--epochs", "1",
+                 "--batch-size", "50", "--latent-dim", "2", "--out", str(run)]) == 0
+    checkpoint = run / "checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:500])
+    result = run_cli("sample", str(run), "--out", str(tmp_path / "s.png"))
+    assert result.returncode == 1 and "damaged or truncated" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "s.png").exists()
+    result = run_cli("eval-gen", str(tmp_path / "nowhere"))
+    assert result.returncode == 1 and "holds no run" in result.stderr

@@ -36,6 +36,10 @@ class SSLModel(nn.Module):
     def loss(self, views: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def forward(self, views: torch.Tensor) -> torch.Tensor:
+        """The loss, so that wrappers that call ``forward`` (DistributedDataParallel) see it."""
+        return self.loss(views)
+
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
