@@ -198,7 +198,7 @@ def test_bounds_ignore_beta_and_penalties():
     losses = []
     for model in (VAE(*parts), BetaVAE(*parts, beta=4.0), CRVAE(*parts, consistency_weight=10.0)):
         pyro.set_rng_seed(5)
-        losses.append(float(model.loss(views)))
+        losses.append(model.loss(views).item())
     assert losses[1] != pytest.approx(losses[0]) and losses[2] > losses[0]
 
 
@@ -209,7 +209,7 @@ def test_beta_scales_the_latent_terms_of_simve():
     for beta in (1.0, 2.0, 3.0):
         model = linear_simve(beta=beta)
         pyro.set_rng_seed(9)
-        losses[beta] = float(model.loss(views))
+        losses[beta] = model.loss(views).item()
     assert losses[3.0] - losses[2.0] == pytest.approx(losses[2.0] - losses[1.0], rel=1e-4)
 
 
@@ -229,7 +229,7 @@ def test_a_short_training_run_lowers_the_loss(name):
         loss = model.loss(views)
         loss.backward()
         optimiser.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
 
 
