@@ -15,7 +15,7 @@ import torch
 def _as_rgb_grid(images: torch.Tensor, pad: int = 2) -> torch.Tensor:
     """Tile float images ``(R, K, C, H, W)`` in [0, 1] into one ``(H', W', 3)`` array, padded white."""
     rows, cols, c, h, w = images.shape
-    images = images.expand(rows, cols, 3, h, w) if c == 1 else images
+    images = images.expand(rows, cols, 3, h, w) if c == 1 else images[:, :, :3]  # 4 channels: the RGB part
     grid = torch.ones(rows * (h + pad) + pad, cols * (w + pad) + pad, 3)
     for r in range(rows):
         for k in range(cols):

@@ -129,3 +129,19 @@ def test_progress_bar_does_not_change_the_result():
     quiet = render_glyphs(10, rgb=True, seed=4)
     shown = render_glyphs(10, rgb=True, seed=4, progress=True)
     assert torch.equal(quiet.images, shown.images)
+
+
+def test_glyph_pairs_are_two_renderings_of_the_same_glyphs():
+    from simve.data.glyphs import render_glyph_pairs
+
+    pairs = render_glyph_pairs(200, seed=3)
+    rgb = render_glyphs(200, rgb=True, seed=3)
+    assert pairs.images.shape == (200, 4, 32, 32)
+    assert torch.equal(pairs.images[:, :3], rgb.images) and torch.equal(pairs.labels, rgb.labels)
+    assert torch.equal(pairs.factors, rgb.factors)
+    gray = pairs.images[:, 3].float()
+    ink = gray > 128
+    # The gray modality draws the same shape: where it has ink, the RGB one shows its foreground.
+    rgb_luma = pairs.images[:, :3].float().mean(1)
+    assert (rgb_luma[ink].mean() - rgb_luma[~ink].mean()) > 60
+    assert ink.flatten(1).any(1).all()  # every gray rendering shows its glyph

@@ -412,6 +412,8 @@ PRESETS: dict[str, Augment] = {
     # RGB glyphs 32x32: the same affine, a full hue shift and brightness jitter; the edge
     # (the flat background colour) fills in.
     "glyphs-rgb": Augment((_GLYPH_AFFINE,), (ColorJitter(brightness=0.4, hue=0.5),), padding="border"),
+    # Glyph pairs (RGB + its grayscale rendering, 4 channels): the same affine on both modalities.
+    "glyphs-pair": Augment((_GLYPH_AFFINE,), padding="border"),
 }
 
 

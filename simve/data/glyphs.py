@@ -127,10 +127,11 @@ def _hsv_to_rgb(hue: torch.Tensor, saturation: float, value: float) -> torch.Ten
     return value - value * saturation * ramp
 
 
-def _draw(labels: torch.Tensor, factors: torch.Tensor, *, rgb: bool) -> torch.Tensor:
-    """Render images from explicit labels (B,) and factor rows (B, F) as uint8 (B, C, S, S)."""
+def _draw(labels: torch.Tensor, factors: torch.Tensor, *, rgb: bool, size: int | None = None) -> torch.Tensor:
+    """Render images from explicit labels (B,) and factor rows (B, F) as uint8 (B, C, S, S);
+    ``size`` defaults to 32 for RGB and 28 for gray."""
     atlas = _atlas()
-    size = 32 if rgb else 28
+    size = size or (32 if rgb else 28)
     font, thickness, rotation, scale, shift_x, shift_y = factors[:, :6].unbind(1)
 
     # Output pixel centres in frame units, origin at the frame centre, y down.
@@ -184,13 +185,34 @@ def _sample_factors(n: int, rgb: bool, generator: torch.Generator) -> torch.Tens
     return torch.stack(columns, dim=1)
 
 
+def _check_count(n) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise SimveError(f"the number of glyph images must be a positive integer, got {n!r}")
+
+
+def render_glyph_pairs(n: int, *, seed: int, progress: bool = False) -> Split:
+    """Two modalities of the same ``n`` glyphs, stacked as 4 channels ``(n, 4, 32, 32)``: the RGB
+    rendering (channels 0-2) and the grayscale rendering of the same digit, font, thickness, pose
+    (channel 3), which carries no colour. Labels and factors are those of the RGB variant.
+    """
+    _check_count(n)
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randperm(n, generator=generator) % len(CLASS_NAMES)
+    factors = _sample_factors(n, True, generator)
+    images = torch.empty(n, 4, 32, 32, dtype=torch.uint8)
+    for i in tqdm(range(0, n, _CHUNK), desc="glyph pairs", disable=not progress):
+        chunk_labels, chunk_factors = labels[i : i + _CHUNK], factors[i : i + _CHUNK]
+        images[i : i + _CHUNK, :3] = _draw(chunk_labels, chunk_factors, rgb=True)
+        images[i : i + _CHUNK, 3:] = _draw(chunk_labels, chunk_factors, rgb=False, size=32)
+    return Split(images, labels, factors)
+
+
 def render_glyphs(n: int, *, rgb: bool, seed: int, progress: bool = False) -> Split:
     """``n`` glyph images, gray 28x28 or RGB 32x32, with labels and factors, from ``seed``.
 
     The classes are balanced (a shuffled repeat of 0-9); every factor is uniform on its range.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise SimveError(f"the number of glyph images must be a positive integer, got {n!r}")
+    _check_count(n)
     generator = torch.Generator().manual_seed(seed)
     labels = torch.randperm(n, generator=generator) % len(CLASS_NAMES)
     factors = _sample_factors(n, rgb, generator)

@@ -143,7 +143,7 @@ REAL = {  # name: (torchvision loader, augmentation preset)
     "cifar10": (_torchvision_cifar10, "colour32"),
     "celeba": (_torchvision_celeba, "celeba64"),
 }
-GLYPHS = {"glyphs": False, "glyphs-rgb": True}  # name: rgb
+GLYPHS = {"glyphs": "gray", "glyphs-rgb": "rgb", "glyphs-pair": "pair"}  # name: kind
 NAMES = tuple(REAL) + tuple(GLYPHS)
 
 
@@ -177,20 +177,22 @@ def _read_glyph_cache(path: Path) -> dict | None:
         return None
 
 
-def _load_glyphs(rgb: bool, limit: int | None) -> tuple[dict, str]:
+def _render(kind: str, n: int, seed: int) -> Split:
+    if kind == "pair":
+        return glyphs.render_glyph_pairs(n, seed=seed, progress=True)
+    return glyphs.render_glyphs(n, rgb=kind == "rgb", seed=seed, progress=True)
+
+
+def _load_glyphs(kind: str, limit: int | None) -> tuple[dict, str]:
     counts = [n if limit is None else min(n, limit) for n in GLYPH_COUNTS]
-    kind = "rgb" if rgb else "gray"
     path = cache_dir() / "glyphs" / f"{kind}-{counts[0]}-{counts[1]}-v{GLYPH_CACHE_VERSION}.npz"
     parts = _read_glyph_cache(path)
     if parts is None:
-        parts = {
-            p: glyphs.render_glyphs(n, rgb=rgb, seed=s, progress=True)
-            for p, n, s in zip(("train", "test"), counts, GLYPH_SEEDS)
-        }
+        parts = {p: _render(kind, n, s) for p, n, s in zip(("train", "test"), counts, GLYPH_SEEDS)}
         arrays = {f"{k}_{p}": getattr(split, attr).numpy() for p, split in parts.items()
                   for k, attr in (("x", "images"), ("y", "labels"), ("f", "factors"))}
         save_npz_atomic(path, **arrays)
-    fields = {**parts, "class_names": glyphs.CLASS_NAMES, "factors": glyphs.glyph_factors(rgb)}
+    fields = {**parts, "class_names": glyphs.CLASS_NAMES, "factors": glyphs.glyph_factors(kind != "gray")}
     return fields, f"rendered, cached at {path}"
 
 
