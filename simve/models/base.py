@@ -43,6 +43,12 @@ class SSLModel(nn.Module):
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    @classmethod
+    def options(cls) -> dict[str, object]:
+        """The options ``build`` takes, with their defaults: its keyword-only arguments."""
+        parameters = inspect.signature(cls.build).parameters.values()
+        return {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY}
+
     def check_views(self, views: torch.Tensor) -> None:
         """Refuse views that are not ``(B, J, C, H, W)`` with ``J >= min_views``, in one line."""
         if views.dim() != 5:
@@ -67,9 +73,7 @@ def register(name: str) -> Callable:
 
 def model_options(name: str) -> dict[str, object]:
     """The options a model takes, with their defaults (``None`` where it depends on the data)."""
-    cls = _model_class(name)
-    parameters = inspect.signature(cls.build).parameters.values()
-    return {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY}
+    return _model_class(name).options()
 
 
 def build_model(name: str, image_shape: tuple[int, int, int], **options) -> SSLModel:

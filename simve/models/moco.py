@@ -1,0 +1,61 @@
+"""MoCo v2 (He et al. 2020; Chen et al. 2020): a query encoder trained against keys from a
+momentum encoder and a queue of past keys.
+
+Each training step: ``theta_k <- m theta_k + (1 - m) theta_q``; the query is view 1 through the
+online encoder, the key view 2 through the momentum one; InfoNCE with the key as positive and the
+queue as negatives; then the keys replace the oldest entries of the queue. In eval mode (the
+validation loss) neither the momentum encoder nor the queue changes.
+"""
+
+import copy
+import itertools
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from simve import losses
+from simve.errors import SimveError
+from simve.models.base import register
+from simve.models.discriminative import Discriminative, _flat_apply
+
+
+@register("moco")
+class MoCo(Discriminative):
+    knobs: ClassVar[dict] = {"temperature": 0.2, "momentum": 0.99, "queue_size": 4096}
+    positive = ("temperature", "queue_size")
+    min_views = 2
+
+    def __init__(self, image_shape, **options):
+        super().__init__(image_shape, **options)
+        if not 0 <= self.momentum < 1:
+            raise SimveError(f"moco: momentum must be in [0, 1), got {self.momentum}")
+        self.key_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+        self.key_projector = copy.deepcopy(self.projector).requires_grad_(False)
+        self.register_buffer("queue", F.normalize(torch.randn(self.queue_size, self.projection_dim), dim=1))
+        self.register_buffer("queue_next", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def _momentum_update(self) -> None:
+        online = itertools.chain(self.encoder.parameters(), self.projector.parameters())
+        momentum = itertools.chain(self.key_encoder.parameters(), self.key_projector.parameters())
+        for q, k in zip(online, momentum):
+            k.mul_(self.momentum).add_(q, alpha=1 - self.momentum)
+
+    @torch.no_grad()
+    def _enqueue(self, keys: torch.Tensor) -> None:
+        index = (self.queue_next + torch.arange(len(keys), device=keys.device)) % self.queue_size
+        self.queue[index] = F.normalize(keys, dim=1)
+        self.queue_next.copy_((self.queue_next + len(keys)) % self.queue_size)
+
+    def loss(self, views):
+        self.check_views(views)
+        query = self.project(views[:, 0])
+        with torch.no_grad():
+            if self.training:
+                self._momentum_update()
+            key = _flat_apply(self.key_projector, self.key_encoder(views[:, 1]))
+        loss = losses.moco(query, key, self.queue.clone(), self.temperature)
+        if self.training:
+            self._enqueue(key)
+        return loss
