@@ -23,8 +23,8 @@ from simve.data.augment import (
 )
 from simve.errors import SimveError
 
-CHANNELS = {"gray28": 1, "colour32": 3, "celeba64": 3, "glyphs": 1, "glyphs-rgb": 3}
-SIZES = {"gray28": 28, "colour32": 32, "celeba64": 64, "glyphs": 28, "glyphs-rgb": 32}
+CHANNELS = {"gray28": 1, "colour32": 3, "celeba64": 3, "glyphs": 1, "glyphs-rgb": 3, "glyphs-pair": 4}
+SIZES = {"gray28": 28, "colour32": 32, "celeba64": 64, "glyphs": 28, "glyphs-rgb": 32, "glyphs-pair": 32}
 
 
 def images(n=8, c=3, h=32, w=32, seed=0):
