@@ -115,8 +115,6 @@ def demo(args) -> None:
 # The `train` options a resumed run may give besides --out, the model knobs (passed to the model only
 # when given), and the options that fill TrainConfig where given (its defaults apply otherwise).
 RESUME_OPTIONS = ("epochs", "device")
-MODEL_KNOBS = ("latent_dim", "net", "likelihood", "sigma_x", "prior_var", "content_prior", "content_scale",
-               "content_guide", "beta", "consistency_weight")
 RUN_OPTIONS = ("data_root", "download", "limit", "seed", "batch_size", "views", "lr", "device", "checkpoint_every")
 
 
@@ -151,7 +149,7 @@ def train(args) -> None:
         if "data_root" in given:  # absolute, so the run resumes from any working directory
             given["data_root"] = str(Path(given["data_root"]).resolve())
         config = TrainConfig(model=args.model, data=args.data, epochs=args.epochs,
-                             model_options={k: given[k] for k in MODEL_KNOBS if k in given},
+                             model_options={k: given[k] for k in _model_knobs() if k in given},
                              **{k: given[k] for k in RUN_OPTIONS if k in given})
     train_run(config, args.out, resume=args.resume)
     last = next((r for r in reversed(read_metrics(args.out)) if "train_loss" in r), None)
@@ -236,7 +234,31 @@ def _train_parser(commands) -> None:
     knobs.add_argument("--content-guide", choices=("marginal", "sampled"), help="SimVE: integrate y out or sample it")
     knobs.add_argument("--beta", type=float, help="weight of the latent terms (beta-VAE, SimVE)")
     knobs.add_argument("--consistency-weight", type=float, metavar="LAMBDA", help="CR-VAE: weight of the consistency term")
+    knobs.add_argument("--head", choices=("mlp", "linear", "none"), help="discriminative models: projection head")
+    explicit = {action.dest for action in knobs._group_actions}
+    for name, defaults in _model_knobs().items():
+        if name not in explicit:
+            kind = {bool: _yes_no, int: int, float: float}.get(type(defaults[0][1]), str)
+            knobs.add_argument("--" + name.replace("_", "-"), type=kind, metavar=name.split("_")[-1].upper(),
+                               help="default " + ", ".join(f"{model} {value}" for model, value in defaults))
     p.set_defaults(run=train)
+
+
+def _yes_no(text: str) -> bool:
+    if text.lower() not in ("yes", "no", "true", "false"):
+        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+    return text.lower() in ("yes", "true")
+
+
+def _model_knobs() -> dict[str, list[tuple[str, object]]]:
+    """Every option of every registered model, with the models that take it and their defaults."""
+    from simve.models import MODELS, model_options
+
+    knobs: dict[str, list[tuple[str, object]]] = {}
+    for model in MODELS:
+        for name, default in model_options(model).items():
+            knobs.setdefault(name, []).append((model, default))
+    return knobs
 
 
 def build_parser() -> argparse.ArgumentParser:

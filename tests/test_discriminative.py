@@ -77,7 +77,7 @@ def test_clip_on_one_modality_needs_two_views():
 
 def test_curl_block_and_hinge():
     views = torch.rand(6, 3, 1, 28, 28)
-    for options in ({"block": True}, {"kind": "hinge", "negatives": 5}, {"block": True, "kind": "hinge"}):
+    for options in ({"block": True}, {"curl_loss": "hinge", "negatives": 5}, {"block": True, "curl_loss": "hinge"}):
         assert torch.isfinite(build_model("curl", (1, 28, 28), **options).loss(views))
     with pytest.raises(SimveError, match="6 negatives need a batch of at least 7"):
         build_model("curl", (1, 28, 28), negatives=6).loss(views)
@@ -86,7 +86,7 @@ def test_curl_block_and_hinge():
 @pytest.mark.parametrize("name, options, message", [
     ("simclr", {"temperature": 0}, "temperature must be positive"),
     ("moco", {"momentum": 1.0}, "momentum must be in [0, 1)"),
-    ("curl", {"kind": "square"}, "kind must be one of logistic, hinge"),
+    ("curl", {"curl_loss": "square"}, "curl_loss must be one of logistic, hinge"),
     ("vicreg", {"head": "deep"}, "unknown projection head 'deep'"),
     ("simclr", {"prior_var": 0.1}, "simclr takes no option prior_var"),
 ])

@@ -17,14 +17,14 @@ from simve.models.discriminative import Discriminative
 
 @register("align-uniform")
 class AlignUniform(Discriminative):
-    knobs: ClassVar[dict] = {"head": "linear", "alpha": 2.0, "t": 2.0, "uniform_weight": 1.0}
-    positive = ("alpha", "t")
+    knobs: ClassVar[dict] = {"head": "linear", "align_alpha": 2.0, "uniform_t": 2.0, "uniform_weight": 1.0}
+    positive = ("align_alpha", "uniform_t")
     min_views = 2
 
     def loss(self, views):
         self.check_views(views)
         z = self.project(views)
         pairs = itertools.combinations(range(z.shape[1]), 2)
-        align = torch.stack([losses.align(z[:, j], z[:, k], self.alpha) for j, k in pairs]).mean()
-        uniform = torch.stack([losses.uniform(z[:, j], self.t) for j in range(z.shape[1])]).mean()
+        align = torch.stack([losses.align(z[:, j], z[:, k], self.align_alpha) for j, k in pairs]).mean()
+        uniform = torch.stack([losses.uniform(z[:, j], self.uniform_t) for j in range(z.shape[1])]).mean()
         return align + self.uniform_weight * uniform

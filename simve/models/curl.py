@@ -25,14 +25,14 @@ KINDS = ("logistic", "hinge")
 
 @register("curl")
 class CURL(Discriminative):
-    knobs: ClassVar[dict] = {"head": "none", "negatives": 4, "kind": "logistic", "block": False, "radius": 5.0}
+    knobs: ClassVar[dict] = {"head": "none", "negatives": 4, "curl_loss": "logistic", "block": False, "radius": 5.0}
     positive = ("negatives", "radius")
     min_views = 2
 
     def __init__(self, image_shape, **options):
         super().__init__(image_shape, **options)
-        if self.kind not in KINDS:
-            raise SimveError(f"curl: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.curl_loss not in KINDS:
+            raise SimveError(f"curl: curl_loss must be one of {', '.join(KINDS)}, got {self.curl_loss!r}")
 
     def loss(self, views):
         self.check_views(views)
@@ -44,5 +44,5 @@ class CURL(Discriminative):
         offsets = 1 + torch.randperm(batch - 1, device=f.device)[:wanted]
         others = (torch.arange(batch, device=f.device)[:, None] + offsets) % batch  # (B, k)
         if self.block:
-            return losses.contrastive_block(f[:, 0], f[:, 1:], f[others[:, 0], 1:], self.kind)
-        return losses.contrastive_negatives(f[:, 0], f[:, 1], f[others, 0], self.kind)
+            return losses.contrastive_block(f[:, 0], f[:, 1:], f[others[:, 0], 1:], self.curl_loss)
+        return losses.contrastive_negatives(f[:, 0], f[:, 1], f[others, 0], self.curl_loss)
