@@ -96,20 +96,10 @@ def data_show(args) -> None:
 
 
 def demo(args) -> None:
-    import torch
+    from simve.demo import run_demo
 
-    from simve.data import MultiView, load_dataset, preset
-    from simve.plots import save_view_grid
-
-    out = Path(args.out)
-    data = load_dataset("glyphs", seed=args.seed)
-    print(f"glyphs: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test images ({data.source})")
-    multiview = MultiView(preset(data.preset), views=6)
-    images = data.train.images[:10]
-    views, _ = multiview(images, torch.Generator().manual_seed(args.seed))
-    path = save_view_grid(multiview.original(images), views, out / "glyph_views.png",
-                          title="glyphs: content fixed along each row, style varied by the views")
-    print(f"wrote {path}")
+    print(run_demo(args.out, seed=args.seed))
+    print(f"wrote {Path(args.out) / 'table.md'} and the figures beside it")
 
 
 # The `train` options a resumed run may give besides --out, the model knobs (passed to the model only
@@ -195,6 +185,38 @@ def eval_gen(args) -> None:
     print(f"  ELBO {metrics['elbo_per_view']:.2f}  IWAE {metrics['iwae_per_view']:.2f}  nats per view")
     print(f"  reconstruction MSE {metrics['reconstruction_mse']:.5f} per pixel")
     print(f"wrote {path}")
+
+
+def eval_run(args) -> None:
+    from simve.evaluate.report import evaluate, markdown_table, write_results
+    from simve.train import load_trained
+
+    config, data, model = load_trained(args.run_dir, args.device)
+    results = evaluate(model, data, probes=args.probes, seed=args.seed, max_train=args.max_train,
+                       particles=args.particles, views=config.views)
+    results["run"] = {"command": args.command_line, "config": config.to_dict(),
+                      "data": {"train": len(data.train), "val": len(data.val), "test": len(data.test)}}
+    header = (f"# {config.model} on {config.data}, {config.epochs} epochs, seed {config.seed}\n\n"
+              f"Made by `{args.command_line}`. Test accuracy (%) of probes fitted on {len(data.train)} train "
+              f"images (at most {args.max_train}), chosen on {len(data.val)} validation images, "
+              f"scored once on {len(data.test)} test images.")
+    _, table = write_results(results, Path(args.run_dir) / "eval", header)
+    print(markdown_table(results, args.probes))
+    print(f"wrote {table}")
+
+
+def benchmark(args) -> None:
+    from simve.benchmark import BenchmarkSpec, parse_sweep, run_benchmark
+
+    models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+    spec = BenchmarkSpec(
+        data=args.data, models=models, seeds=args.seeds, epochs=args.epochs, out=Path(args.out),
+        runs=Path(args.runs or Path("runs") / Path(args.out).name),
+        data_root=str(Path(args.data_root).resolve()) if args.data_root else None, limit=args.limit,
+        probes=args.probes, particles=args.particles, max_train=args.max_train, sweep=parse_sweep(args.sweep),
+    )
+    print(run_benchmark(spec, args.command_line))
+    print(f"wrote {spec.out / 'table.md'}, {spec.out / 'results.json'} and {spec.out / 'figures'}")
 
 
 def _run_dir_parser(commands, name: str, help: str):
@@ -294,7 +316,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--particles", type=positive_int, default=100, metavar="K", help="IWAE samples (default 100)")
     p.add_argument("--limit", type=positive_int, metavar="N", help="use the first N test images")
     p.set_defaults(run=eval_gen)
+    p = _run_dir_parser(commands, "eval", "content and style probes of a trained run: results.json and table.md")
+    p.add_argument("--probes", type=_probe_list, default=("linear", "mlp", "knn", "mean"),
+                   help="comma-separated probes among linear, mlp, knn, mean (default all)")
+    p.add_argument("--max-train", type=positive_int, default=10_000, metavar="N",
+                   help="fit probes on at most N training images (default 10000)")
+    p.add_argument("--particles", type=int, default=100, metavar="K",
+                   help="generative models: IWAE samples for the test bounds, 0 to skip (default 100)")
+    p.set_defaults(run=eval_run)
+    _benchmark_parser(commands)
     return parser
+
+
+def _benchmark_parser(commands) -> None:
+    p = commands.add_parser("benchmark", help="train and evaluate many models over seeds: one results folder",
+                            description="Train (or reuse) every model for each seed, evaluate them on the "
+                                        "content and style tasks, and write results.json, table.md, figures/.")
+    p.add_argument("--data", required=True, help="dataset name or path of a .npz file")
+    p.add_argument("--data-root", metavar="DIR")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="use at most N train and N test images")
+    p.add_argument("--models", default="simve,vae,beta-vae,cr-vae,simclr,vicreg,moco,align-uniform",
+                   help="comma-separated models (default: the eight of the paper's table)")
+    p.add_argument("--seeds", type=positive_int, default=3)
+    p.add_argument("--epochs", type=positive_int, required=True)
+    p.add_argument("--out", required=True, metavar="DIR", help="results folder, e.g. results/glyphs")
+    p.add_argument("--runs", metavar="DIR", help="where the runs live (default runs/<name of --out>)")
+    p.add_argument("--probes", type=_probe_list, default=("linear", "mlp", "knn", "mean"))
+    p.add_argument("--particles", type=int, default=100, metavar="K", help="IWAE samples (0 skips the bounds)")
+    p.add_argument("--max-train", type=positive_int, default=10_000, metavar="N")
+    p.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
+                   help="SimVE settings to add, e.g. prior_var=0.01,0.1,1,10 or views=2,4,8 (repeatable)")
+    p.set_defaults(run=benchmark)
+
+
+def _probe_list(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in ("linear", "mlp", "knn", "mean")]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown probe {', '.join(unknown) or '(none)'}; choose from linear, mlp, knn, mean")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:

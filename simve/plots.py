@@ -99,3 +99,20 @@ def save_traversals(model, image: torch.Tensor, path: str | Path, steps: int = 9
     z[torch.arange(axes), :, torch.arange(axes)] += offsets
     return save_image_grid(model.decode(z), path, f"{model.name}: latent traversals around one image",
                            [f"{t:+.1f}" for t in offsets.tolist()], [f"z{k}" for k in range(axes)])
+
+
+def save_tradeoff(points: dict[str, tuple[float, float]], path: str | Path, xlabel: str,
+                  ylabel: str = "content accuracy (linear probe)") -> Path:
+    """A labelled scatter of (style accuracy, content accuracy) per model."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for name, (x, y) in points.items():
+        ax.scatter(x, y, s=40)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path

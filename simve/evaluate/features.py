@@ -15,7 +15,6 @@ def extract_features(model: SSLModel, split: Split, batch_size: int = 512) -> to
 
     The model is put in eval mode, so norm layers use their running statistics."""
     model.eval()
-    device = next(model.parameters()).device
-    chunks = [model.embed(MultiView.original(split.images[i : i + batch_size]).to(device)).cpu()
+    chunks = [model.embed(MultiView.original(split.images[i : i + batch_size]).to(model.device)).cpu()
               for i in range(0, len(split), batch_size)]
     return torch.cat(chunks)

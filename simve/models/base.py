@@ -36,6 +36,11 @@ class SSLModel(nn.Module):
     def loss(self, views: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model's parameters live (the CPU for a model without any)."""
+        return next(self.parameters(), torch.empty(0)).device
+
     def forward(self, views: torch.Tensor) -> torch.Tensor:
         """The loss, so that wrappers that call ``forward`` (DistributedDataParallel) see it."""
         return self.loss(views)

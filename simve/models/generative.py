@@ -58,10 +58,6 @@ class GenerativeModel(SSLModel):
             "latent_dim": latent_dim,
         }
 
-    @property
-    def device(self) -> torch.device:
-        return next(self.decoder.parameters()).device
-
     def model(self, views: torch.Tensor) -> None:
         raise NotImplementedError
 
