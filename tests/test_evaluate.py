@@ -1,0 +1,132 @@
+"""Evaluation end to end on tiny data: tasks x probes, the tables, eval/demo/benchmark commands, the notebook."""
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from simve.cli import main
+from simve.data import MultiView, load_dataset, preset
+from simve.evaluate.metrics import alignment_uniformity
+from simve.evaluate.report import RawPixels, comparison_table, evaluate, finite, markdown_table, summarise
+from simve.models.base import SSLModel
+
+
+@pytest.fixture(scope="module")
+def glyphs():
+    return load_dataset("glyphs", limit=400)
+
+
+def test_raw_pixels_on_every_glyph_task(glyphs):
+    results = evaluate(RawPixels(), glyphs, probes=("linear", "mean"), progress=False)
+    tasks = results["tasks"]
+    assert set(tasks) == {"content", "style:font", "style:thickness", "style:rotation", "style:scale",
+                          "style:x", "style:y"}
+    assert tasks["content"]["kind"] == "content" and tasks["style:font"]["perturbed"] is False
+    assert tasks["style:rotation"]["perturbed"] is True
+    for task in tasks.values():
+        for probe in task["probes"].values():
+            assert 0 <= probe["test_accuracy"] <= 1
+    assert tasks["content"]["probes"]["linear"]["test_accuracy"] > tasks["content"]["chance"] + 0.2
+    assert -4.5 < results["metrics"]["uniform"] < 0 and results["metrics"]["align"] > 0
+
+
+class Constant(SSLModel):
+    name = "constant"
+
+    def embed(self, images):
+        return torch.ones(len(images), 3)
+
+
+def test_alignment_and_uniformity_of_a_collapsed_representation(glyphs):
+    metrics = alignment_uniformity(Constant(), glyphs.test, MultiView(preset("glyphs"), 2))
+    assert metrics["align"] == pytest.approx(0, abs=1e-6) and metrics["uniform"] == pytest.approx(0, abs=1e-6)
+
+
+def test_summary_and_tables():
+    results = {"tasks": {
+        "content": {"kind": "content", "perturbed": None, "classes": 10, "chance": 0.1,
+                    "probes": {"linear": {"test_accuracy": 0.9}}},
+        "style:a": {"kind": "style", "perturbed": False, "classes": 3, "chance": 0.34,
+                    "probes": {"linear": {"test_accuracy": 0.5}}},
+        "style:b": {"kind": "style", "perturbed": True, "classes": 3, "chance": 0.34,
+                    "probes": {"linear": {"test_accuracy": 0.6}}},
+        "style:c": {"kind": "style", "perturbed": True, "classes": 3, "chance": 0.34,
+                    "probes": {"linear": {"test_accuracy": 0.8}}},
+    }, "metrics": {"align": 0.5, "uniform": -1.0}}
+    summary = summarise(results)
+    assert summary["content"] == 0.9 and summary["style_kept"] == 0.5
+    assert summary["style_perturbed"] == pytest.approx(0.7) and math.isnan(summary["style_other"])
+    table = comparison_table({"m": [summary, {**summary, "content": 0.8}]})
+    assert "| m | 85.0 ± 7.1 | 50.0 ± 0.0 | 70.0 ± 0.0 |" in table and "style (attributes)" not in table
+    assert "| style:b | style (perturbed) | 3 | 34.0 | 60.0 |" in markdown_table(results, ("linear",))
+    assert finite({"a": [float("nan"), 1.0]}) == {"a": [None, 1.0]}
+
+
+def test_eval_command_writes_results(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--model", "simclr", "--data", "glyphs", "--limit", "300", "--epochs", "1",
+                 "--out", str(run)]) == 0
+    assert main(["eval", str(run), "--probes", "linear,knn", "--particles", "0"]) == 0
+    results = json.loads((run / "eval" / "results.json").read_text())
+    assert results["run"]["command"].startswith("simve eval") and "content" in results["tasks"]
+    assert set(results["tasks"]["content"]["probes"]) == {"linear", "knn"}
+    assert "| content | content |" in (run / "eval" / "table.md").read_text()
+
+
+def test_demo_on_tiny_settings(tmp_path):
+    from simve.demo import run_demo
+
+    table = run_demo(tmp_path, limit=300, epochs=1)
+    for row in ("raw pixels", "random encoder", "simve", "simve prior_var=0.01", "vae", "simclr"):
+        assert f"| {row} |" in table
+    assert (tmp_path / "table.md").exists() and (tmp_path / "content_vs_style.png").exists()
+    checkpoint = tmp_path / "runs" / "simve" / "checkpoint.pt"
+    stamp = checkpoint.stat().st_mtime_ns
+    run_demo(tmp_path, limit=300, epochs=1)  # a second call reuses the finished runs
+    assert checkpoint.stat().st_mtime_ns == stamp
+
+
+def test_benchmark_on_tiny_settings_and_reuse(tmp_path):
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    argv = ["benchmark", "--data", "glyphs", "--limit", "200", "--models", "vae,simclr", "--seeds", "2",
+            "--epochs", "1", "--probes", "linear", "--particles", "2", "--sweep", "views=3",
+            "--out", str(out), "--runs", str(runs)]
+    assert main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["meta"]["command"].startswith("simve benchmark") and results["meta"]["seeds"] == 2
+    assert set(results["rows"]) == {"raw pixels", "random encoder", "vae", "simclr", "simclr (d=10)", "simve views=3"}
+    assert all(len(runs_) == 2 for runs_ in results["rows"].values())
+    table = (out / "table.md").read_text()
+    assert "| simclr (d=10) |" in table and "Generative bounds" in table
+    assert {p.name for p in (out / "figures").iterdir()} >= {"content_vs_style.png", "embeddings_pca.png",
+                                                             "vae_samples.png", "vae_reconstructions.png"}
+    stamp = (runs / "vae-s0" / "checkpoint.pt").stat().st_mtime_ns
+    assert main(argv) == 0
+    assert (runs / "vae-s0" / "checkpoint.pt").stat().st_mtime_ns == stamp
+
+
+def test_benchmark_refuses_a_bad_sweep(tmp_path, capsys):
+    assert main(["benchmark", "--data", "glyphs", "--epochs", "1", "--sweep", "lr=1", "--out", str(tmp_path)]) == 1
+    assert "--sweep takes NAME=V1,V2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("notebook", ["quickstart.ipynb"])
+def test_notebook_runs(notebook, tmp_path, monkeypatch):
+    nbclient = pytest.importorskip("nbclient")
+    import nbformat
+
+    monkeypatch.setenv("SIMVE_NOTEBOOK_LIMIT", "300")
+    monkeypatch.setenv("SIMVE_NOTEBOOK_EPOCHS", "1")
+    monkeypatch.setenv("SIMVE_NOTEBOOK_OUT", str(tmp_path / "out"))
+    path = Path(__file__).resolve().parents[1] / "notebooks" / notebook
+    nb = nbformat.read(path, as_version=4)
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("text/markdown" in o.get("data", {}) for o in outputs)  # the comparison table
+    assert os.path.exists(tmp_path / "out" / "styles.png")
