@@ -12,7 +12,6 @@ interrupted one resumed.
 from __future__ import annotations
 
 import json
-import math
 import platform
 import sys
 import time
@@ -173,11 +172,9 @@ def _write(spec: BenchmarkSpec, data, per_row: dict[str, list[dict]], command: s
 
 def _figures(spec: BenchmarkSpec, summaries: dict[str, list[dict]]) -> None:
     figures = spec.out / "figures"
-    style = "style_kept" if any(math.isfinite(s[0]["style_kept"]) for s in summaries.values()) else "style_perturbed"
-    points = {row: (sum(s[style] for s in runs) / len(runs), sum(s["content"] for s in runs) / len(runs))
-              for row, runs in summaries.items()}
-    label = {"style_kept": "style the augmentations keep", "style_perturbed": "style the augmentations perturb"}[style]
-    save_tradeoff(points, figures / "content_vs_style.png", f"style accuracy, {label} (linear probe)")
+    means = {row: {k: sum(s[k] for s in runs) / len(runs) for k in runs[0]} for row, runs in summaries.items()}
+    groups = {row: _group(row, spec) for row in means}
+    save_tradeoff(means, figures / "content_vs_style.png", groups)
     for row in spec.models:
         run_figures = _run_dir(spec, row, 0) / "figures"
         for name in ("reconstructions", "samples", "same_content_new_style"):
@@ -185,6 +182,14 @@ def _figures(spec: BenchmarkSpec, summaries: dict[str, list[dict]]) -> None:
             if source.exists():
                 (figures / f"{row}_{name}.png").write_bytes(source.read_bytes())
     _embedding_figure(spec, figures)
+
+
+def _group(row: str, spec: BenchmarkSpec) -> str:
+    if row in ("raw pixels", "random encoder"):
+        return "anchor"
+    if row.startswith("simve ") and row not in spec.models:
+        return "sweep"
+    return "generative" if MODELS[row.split(" ")[0]].generative else "discriminative"
 
 
 def _embedding_figure(spec: BenchmarkSpec, figures: Path) -> None:

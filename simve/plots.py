@@ -101,16 +101,33 @@ def save_traversals(model, image: torch.Tensor, path: str | Path, steps: int = 9
                            [f"{t:+.1f}" for t in offsets.tolist()], [f"z{k}" for k in range(axes)])
 
 
-def save_tradeoff(points: dict[str, tuple[float, float]], path: str | Path, xlabel: str,
-                  ylabel: str = "content accuracy (linear probe)") -> Path:
-    """A labelled scatter of (style accuracy, content accuracy) per model."""
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    for name, (x, y) in points.items():
-        ax.scatter(x, y, s=40)
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
+GROUP_COLOURS = {"anchor": "0.55", "generative": "tab:red", "discriminative": "tab:blue", "sweep": "tab:orange"}
+
+
+def save_tradeoff(points: dict[str, dict[str, float]], path: str | Path, groups: dict[str, str] | None = None,
+                  panels: tuple[tuple[str, str], ...] = (("style_kept", "style the augmentations keep"),
+                                                         ("style_perturbed", "style the augmentations perturb"))) -> Path:
+    """Content accuracy against style accuracy, one panel per kind of style, one labelled point per model.
+
+    ``points``: name -> summary numbers (``content`` and the panel keys); ``groups``: name -> one of
+    ``GROUP_COLOURS`` (anchor, generative, discriminative, sweep). Panels without finite values are dropped.
+    """
+    panels = tuple((key, label) for key, label in panels
+                   if any(math.isfinite(p.get(key, math.nan)) for p in points.values()))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.8), squeeze=False)
+    for ax, (key, label) in zip(axes[0], panels):
+        for name, summary in points.items():
+            group = (groups or {}).get(name, "discriminative")
+            ax.scatter(summary[key], summary["content"], s=36, color=GROUP_COLOURS[group], zorder=2)
+            ax.annotate(name, (summary[key], summary["content"]), textcoords="offset points", xytext=(4, 3),
+                        fontsize=7, color=GROUP_COLOURS[group])
+        ax.set_xlabel(f"{label} (linear probe accuracy)")
+        ax.set_ylabel("content (linear probe accuracy)")
+        ax.grid(alpha=0.3)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=g) for g, c in GROUP_COLOURS.items()
+               if g in set((groups or {}).values())]
+    if handles:
+        axes[0, -1].legend(handles=handles, fontsize=8, loc="lower right")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
