@@ -76,6 +76,11 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def load_data(self):
+        """The run's data: its dataset, limit, and validation split drawn with its seed."""
+        return load_dataset(self.data, self.data_root, download=self.download,
+                            val_fraction=self.val_fraction, seed=self.seed, limit=self.limit)
+
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
@@ -253,8 +258,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
     device = choose_device(config.device)
 
     pyro.set_rng_seed(config.seed)
-    data = load_dataset(config.data, config.data_root, download=config.download,
-                        val_fraction=config.val_fraction, seed=config.seed, limit=config.limit)
+    data = config.load_data()
     model = build_model(config.model, data.image_shape, **config.model_options).to(device)
     if config.views < model.min_views:
         raise SimveError(f"{config.model} needs at least {model.min_views} views per datum; "
@@ -336,8 +340,7 @@ def load_trained(run_dir: str | Path, device: str = "auto") -> tuple[TrainConfig
     run_dir = Path(run_dir)
     config = load_config(run_dir)
     state = load_checkpoint(run_dir / CHECKPOINT, config)
-    data = load_dataset(config.data, config.data_root, download=config.download,
-                        val_fraction=config.val_fraction, seed=config.seed, limit=config.limit)
+    data = config.load_data()
     model = build_model(config.model, data.image_shape, **config.model_options)
     try:
         model.load_state_dict(state["model_state"])
