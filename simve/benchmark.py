@@ -84,35 +84,53 @@ def _run_dir(spec: BenchmarkSpec, row: str, seed: int) -> Path:
     return spec.runs / f"{slug}-s{seed}"
 
 
+def _cached(path: Path, key: dict, compute) -> dict:
+    """``compute()``, stored at ``path`` beside ``key`` and reused while the stored key matches."""
+    if path.exists():
+        stored = json.loads(path.read_text())
+        if all(stored.get(name) == value for name, value in key.items()):
+            return stored["results"]
+    results = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(finite({**key, "results": results})))
+    return results
+
+
 def _evaluated(spec: BenchmarkSpec, row: str, model_name: str, options: dict, views: int, seed: int) -> dict:
     """Train (or reuse) one run and evaluate it (or reuse its evaluation)."""
     run_dir = _run_dir(spec, row, seed)
-    cached = run_dir / "eval" / "benchmark.json"
     config = TrainConfig(model=model_name, data=spec.data, data_root=spec.data_root, limit=spec.limit,
                          epochs=spec.epochs, views=views, seed=seed, model_options=options)
-    if cached.exists():
-        stored = json.loads(cached.read_text())
-        if stored.get("probes") == list(spec.probes) and stored.get("epochs") == spec.epochs:
-            return stored["results"]
-    train(config, run_dir, resume=(run_dir / CONFIG).exists())
-    _, data, model = load_trained(run_dir)
-    results = evaluate(model, data, probes=spec.probes, seed=seed, max_train=spec.max_train,
-                       particles=spec.particles, views=views)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(finite({"probes": list(spec.probes), "epochs": spec.epochs, "results": results})))
-    return results
+
+    def train_and_evaluate() -> dict:
+        train(config, run_dir, resume=(run_dir / CONFIG).exists())
+        _, data, model = load_trained(run_dir)
+        return evaluate(model, data, probes=spec.probes, seed=seed, max_train=spec.max_train,
+                        particles=spec.particles, views=views)
+
+    key = {"probes": list(spec.probes), "epochs": spec.epochs}
+    return _cached(run_dir / "eval" / "benchmark.json", key, train_and_evaluate)
+
+
+def _anchors(spec: BenchmarkSpec, seed: int) -> tuple[object, dict[str, dict]]:
+    """The seed's data and the evaluations of the two anchors on it (cached in the runs folder)."""
+    data = load_dataset(spec.data, spec.data_root, limit=spec.limit, seed=seed)
+    torch.manual_seed(seed)
+    anchors = {"raw pixels": RawPixels(), "random encoder": build_model("simclr", data.image_shape)}
+    key = {"probes": list(spec.probes), "max_train": spec.max_train}
+    return data, {row: _cached(_run_dir(spec, f"anchor {row}", seed).with_suffix(".json"), key,
+                               lambda model=model: evaluate(model, data, probes=spec.probes, seed=seed,
+                                                            max_train=spec.max_train, progress=False))
+                  for row, model in anchors.items()}
 
 
 def run_benchmark(spec: BenchmarkSpec, command: str) -> str:
     started = time.time()
     per_row: dict[str, list[dict]] = {}
     for seed in range(spec.seeds):  # the anchors, on each seed's split
-        data = load_dataset(spec.data, spec.data_root, limit=spec.limit, seed=seed)
-        torch.manual_seed(seed)
-        anchors = {"raw pixels": RawPixels(), "random encoder": build_model("simclr", data.image_shape)}
-        for row, model in anchors.items():
-            per_row.setdefault(row, []).append(evaluate(model, data, probes=spec.probes, seed=seed,
-                                                        max_train=spec.max_train, progress=False))
+        data, anchors = _anchors(spec, seed)
+        for row, results in anchors.items():
+            per_row.setdefault(row, []).append(results)
     for row, (model_name, options, views) in _variants(spec, data.image_shape).items():
         for seed in range(spec.seeds):
             print(f"[{time.time() - started:.0f}s] {row}, seed {seed}", file=sys.stderr, flush=True)

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
+from adjustText import adjust_text
 
 
 def _as_rgb_grid(images: torch.Tensor, pad: int = 2) -> torch.Tensor:
@@ -116,18 +117,19 @@ def save_tradeoff(points: dict[str, dict[str, float]], path: str | Path, groups:
                    if any(math.isfinite(p.get(key, math.nan)) for p in points.values()))
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.8), squeeze=False)
     for ax, (key, label) in zip(axes[0], panels):
+        texts = []
         for name, summary in points.items():
-            group = (groups or {}).get(name, "discriminative")
-            ax.scatter(summary[key], summary["content"], s=36, color=GROUP_COLOURS[group], zorder=2)
-            ax.annotate(name, (summary[key], summary["content"]), textcoords="offset points", xytext=(4, 3),
-                        fontsize=7, color=GROUP_COLOURS[group])
+            colour = GROUP_COLOURS[(groups or {}).get(name, "discriminative")]
+            ax.scatter(summary[key], summary["content"], s=36, color=colour, zorder=2)
+            texts.append(ax.text(summary[key], summary["content"], name, fontsize=7, color=colour))
         ax.set_xlabel(f"{label} (linear probe accuracy)")
         ax.set_ylabel("content (linear probe accuracy)")
         ax.grid(alpha=0.3)
+        adjust_text(texts, ax=ax, arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5})
     handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=g) for g, c in GROUP_COLOURS.items()
                if g in set((groups or {}).values())]
     if handles:
-        axes[0, -1].legend(handles=handles, fontsize=8, loc="lower right")
+        fig.legend(handles=handles, fontsize=8, loc="upper center", ncol=len(handles), bbox_to_anchor=(0.5, 0.0))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")

@@ -104,9 +104,11 @@ def test_benchmark_on_tiny_settings_and_reuse(tmp_path):
     assert "| simclr (d=10) |" in table and "Generative bounds" in table
     assert {p.name for p in (out / "figures").iterdir()} >= {"content_vs_style.png", "embeddings_pca.png",
                                                              "vae_samples.png", "vae_reconstructions.png"}
-    stamp = (runs / "vae-s0" / "checkpoint.pt").stat().st_mtime_ns
+    reused = [runs / "vae-s0" / "checkpoint.pt", runs / "anchor-raw-pixels-s1.json"]
+    stamps = [path.stat().st_mtime_ns for path in reused]
     assert main(argv) == 0
-    assert (runs / "vae-s0" / "checkpoint.pt").stat().st_mtime_ns == stamp
+    assert [path.stat().st_mtime_ns for path in reused] == stamps
+    assert json.loads((out / "results.json").read_text())["rows"] == results["rows"]
 
 
 def test_benchmark_refuses_a_bad_sweep(tmp_path, capsys):

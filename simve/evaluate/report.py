@@ -92,11 +92,16 @@ def write_results(results: dict, out_dir: str | Path, header: str) -> tuple[Path
 
 
 def finite(value):
-    """``value`` with every NaN or infinite float replaced by None (strict JSON has no NaN)."""
+    """``value`` as plain JSON: tensors and numpy scalars as numbers, every NaN or infinite float as
+    None (strict JSON has no NaN)."""
     if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
+        return {str(k): finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [finite(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return finite(value.tolist())
+    if hasattr(value, "item") and hasattr(value, "dtype"):  # numpy scalars
+        value = value.item()
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
