@@ -9,8 +9,10 @@ import torch
 from simve.errors import SimveError
 from simve.evaluate.probes import (
     PROBES,
+    _fit_logistic,
     _knn_votes,
     _subsample,
+    _train_row_space,
     knn_probe,
     linear_probe,
     mean_classifier,
@@ -95,6 +97,23 @@ def test_linear_l2_is_chosen_on_val():
     usual = linear_probe(train, like_train, like_train, l2_grid=grid)
     assert usual["chosen"] == {"l2": 1e-4} and usual["val_accuracy"] == 1.0
     assert {c["l2"]: c["val_accuracy"] for c in usual["val_curve"]}[30.0] < 0.8
+
+
+def test_linear_fit_in_the_train_row_space_predicts_like_the_full_fit():
+    """Fewer points than dimensions: the fit on coordinates in the span of the training features
+    gives the same logits on new points as the fit in all d dimensions (representer theorem)."""
+    train, test = clusters((40, 200), n_classes=3, d=300, spread=3.0)
+    (x, y), (x_test, _) = _train_row_space(train, test)
+    assert x.shape == (40, 40) and x_test.shape == (200, 40)
+
+    def logits(x_fit, x_new):
+        one = torch.ones(1).expand(len(x_fit), 1), torch.ones(1).expand(len(x_new), 1)
+        theta = _fit_logistic(torch.cat([x_fit, one[0]], 1), y, torch.zeros(x_fit.shape[1] + 1, 3), 1e-2, 100)
+        return torch.cat([x_new, one[1]], 1) @ theta
+
+    full, reduced = logits(train[0], test[0]), logits(x, x_test)
+    assert torch.allclose(full, reduced, atol=1e-3 * full.abs().max())
+    assert (full.argmax(1) == reduced.argmax(1)).float().mean() > 0.99
 
 
 def reference_knn(queries, keys, key_labels, k, n_classes):

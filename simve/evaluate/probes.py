@@ -102,6 +102,20 @@ def _standardise(train: Part, *parts: Part) -> list[Part]:
     return [((x - mean) / scale, y) for x, y in (train, *parts)]
 
 
+def _train_row_space(train: Part, *parts: Part) -> list[Part]:
+    """Coordinates in the span of the training features when there are fewer points than dimensions.
+
+    An l2-penalised linear model fitted from zero keeps its weights in that span (every gradient
+    ``X^T r / n + 2 l2 W`` lies in it: the representer theorem), so with ``Q`` an orthonormal basis
+    of it, ``x W = (x Q)(Q^T W)`` and the fit on ``x Q`` gives the same predictions, n dims instead of d.
+    """
+    x_train = train[0]
+    if x_train.shape[0] >= x_train.shape[1]:
+        return [train, *parts]
+    basis = torch.linalg.qr(x_train.T.double()).Q.to(x_train.dtype)  # (d, n)
+    return [(x @ basis, y) for x, y in (train, *parts)]
+
+
 def _accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
     return float((predictions == labels).double().mean())
 
@@ -149,7 +163,7 @@ def linear_probe(
     """
     start = time.perf_counter()
     train, val, test, n_classes = _prepare(train, val, test, seed, max_train)
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = _standardise(train, val, test)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = _train_row_space(*_standardise(train, val, test))
     ones = torch.ones(1, dtype=x_train.dtype)
     x1_train, x1_val, x1_test = (torch.cat([x, ones.expand(len(x), 1)], 1) for x in (x_train, x_val, x_test))
     grid = sorted({float(v) for v in l2_grid}, reverse=True)  # strongest first: warm starts
