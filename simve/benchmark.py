@@ -3,8 +3,9 @@ same probes, and write one results folder: ``results.json``, ``table.md`` and fi
 
 Rows: the anchors (raw pixels, a random encoder), every model, and each discriminative model
 twice, at its backbone's natural width and at SimVE's latent size (``name (d=D)``), so that no
-model wins by dimension alone. An optional sweep of SimVE's knobs (``prior_var``, ``views``)
-adds points to the content-vs-style figure, between "keeps everything" and "invariant".
+model wins by dimension alone. An optional sweep of SimVE's settings (any SimVE option such as
+``prior_var`` or ``sigma_x``, or the training's ``views``, ``lr``, ``epochs``) adds points to the
+content-vs-style figure, between "keeps everything" and "invariant".
 Runs live outside the results folder (checkpoints are large); a finished run is reused, an
 interrupted one resumed.
 """
@@ -24,12 +25,12 @@ from simve import __version__
 from simve.data import load_dataset
 from simve.errors import SimveError
 from simve.evaluate.report import RawPixels, comparison_table, evaluate, finite, markdown_table, summarise
-from simve.models import MODELS, build_model
+from simve.models import MODELS, build_model, model_options
 from simve.models.generative import default_latent_dim
 from simve.plots import save_tradeoff
 from simve.train import CONFIG, TrainConfig, load_trained, train
 
-SWEEPABLE = {"prior_var": float, "views": int}
+TRAINING_KNOBS = {"views": int, "lr": float, "epochs": int}  # swept through the TrainConfig, not the model
 
 
 @dataclass
@@ -46,36 +47,65 @@ class BenchmarkSpec:
     particles: int = 100
     max_train: int = 10_000
     sweep: dict[str, list] = field(default_factory=dict)
+    anchors: bool = True
+
+
+def _knob_value(name: str, text: str):
+    """A sweep value: typed for the training knobs, a number where it is one for SimVE's options
+    (whole numbers for ``latent_dim``), else the word (``likelihood=gaussian``; the model checks it)."""
+    if name in TRAINING_KNOBS:
+        return TRAINING_KNOBS[name](text)
+    try:
+        return int(text) if name == "latent_dim" else float(text)
+    except ValueError:
+        return text
 
 
 def parse_sweep(items: list[str]) -> dict[str, list]:
     """``["prior_var=0.01,0.1", "views=2,4"]`` -> ``{"prior_var": [0.01, 0.1], "views": [2, 4]}``."""
+    sweepable = [*model_options("simve"), *TRAINING_KNOBS]
     sweep = {}
     for item in items:
         name, _, values = item.partition("=")
-        if name not in SWEEPABLE or not values:
-            raise SimveError(f"--sweep takes NAME=V1,V2,... with NAME among {', '.join(SWEEPABLE)}, got {item!r}")
+        if name not in sweepable or not values:
+            raise SimveError(f"--sweep takes NAME=V1,V2,... with NAME among {', '.join(sweepable)}, got {item!r}")
         try:
-            sweep[name] = [SWEEPABLE[name](v) for v in values.split(",")]
+            sweep[name] = [_knob_value(name, v.strip()) for v in values.split(",")]
         except ValueError:
             raise SimveError(f"--sweep {name}: values must be numbers, got {values!r}") from None
     return sweep
 
 
-def _variants(spec: BenchmarkSpec, image_shape) -> dict[str, tuple[str, dict, int]]:
-    """Row name -> (model, model options, views) for every trained row."""
+@dataclass(frozen=True)
+class Variant:
+    """One trained row: the model, its options, and the training settings it changes."""
+
+    model: str
+    options: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)  # views, lr, epochs
+
+    def config(self, spec: BenchmarkSpec, seed: int) -> TrainConfig:
+        settings = {"epochs": spec.epochs, **self.training}
+        return TrainConfig(model=self.model, data=spec.data, data_root=spec.data_root, limit=spec.limit, seed=seed,
+                           model_options=self.options, **settings)
+
+
+def _variants(spec: BenchmarkSpec, image_shape) -> dict[str, Variant]:
+    """Row name -> variant, for every trained row."""
     latent = default_latent_dim(image_shape)
     rows = {}
     for name in spec.models:
         if name not in MODELS:
             raise SimveError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
-        rows[name] = (name, {}, 2)
+        rows[name] = Variant(name)
         if not MODELS[name].generative:
-            rows[f"{name} (d={latent})"] = (name, {"latent_dim": latent}, 2)
+            rows[f"{name} (d={latent})"] = Variant(name, {"latent_dim": latent})
     for knob, values in spec.sweep.items():
         for value in values:
-            options, views = ({"prior_var": value}, 2) if knob == "prior_var" else ({}, value)
-            rows[f"simve {knob}={value:g}"] = ("simve", options, views)
+            shown = f"{value:g}" if isinstance(value, (int, float)) else value
+            setting = {knob: value}
+            rows[f"simve {knob}={shown}"] = (Variant("simve", training=setting) if knob in TRAINING_KNOBS
+                                             else Variant("simve", setting))
     return rows
 
 
@@ -96,45 +126,45 @@ def _cached(path: Path, key: dict, compute) -> dict:
     return results
 
 
-def _evaluated(spec: BenchmarkSpec, row: str, model_name: str, options: dict, views: int, seed: int) -> dict:
+def _evaluated(spec: BenchmarkSpec, row: str, variant: Variant, seed: int) -> dict:
     """Train (or reuse) one run and evaluate it (or reuse its evaluation)."""
     run_dir = _run_dir(spec, row, seed)
-    config = TrainConfig(model=model_name, data=spec.data, data_root=spec.data_root, limit=spec.limit,
-                         epochs=spec.epochs, views=views, seed=seed, model_options=options)
+    config = variant.config(spec, seed)
 
     def train_and_evaluate() -> dict:
         train(config, run_dir, resume=(run_dir / CONFIG).exists())
         _, data, model = load_trained(run_dir)
         return evaluate(model, data, probes=spec.probes, seed=seed, max_train=spec.max_train,
-                        particles=spec.particles, views=views)
+                        particles=spec.particles, views=config.views)
 
-    key = {"probes": list(spec.probes), "epochs": spec.epochs}
+    key = {"probes": list(spec.probes), "epochs": config.epochs}
     return _cached(run_dir / "eval" / "benchmark.json", key, train_and_evaluate)
 
 
-def _anchors(spec: BenchmarkSpec, seed: int) -> tuple[object, dict[str, dict]]:
-    """The seed's data and the evaluations of the two anchors on it (cached in the runs folder)."""
+def _anchors(spec: BenchmarkSpec, seed: int) -> dict[str, dict]:
+    """The evaluations of the two anchors on the seed's data (cached in the runs folder)."""
     data = load_dataset(spec.data, spec.data_root, limit=spec.limit, seed=seed)
     torch.manual_seed(seed)
     anchors = {"raw pixels": RawPixels(), "random encoder": build_model("simclr", data.image_shape)}
     key = {"probes": list(spec.probes), "max_train": spec.max_train}
-    return data, {row: _cached(_run_dir(spec, f"anchor {row}", seed).with_suffix(".json"), key,
-                               lambda model=model: evaluate(model, data, probes=spec.probes, seed=seed,
-                                                            max_train=spec.max_train, progress=False))
-                  for row, model in anchors.items()}
+    return {row: _cached(_run_dir(spec, f"anchor {row}", seed).with_suffix(".json"), key,
+                         lambda model=model: evaluate(model, data, probes=spec.probes, seed=seed,
+                                                      max_train=spec.max_train, progress=False))
+            for row, model in anchors.items()}
 
 
 def run_benchmark(spec: BenchmarkSpec, command: str) -> str:
     started = time.time()
     per_row: dict[str, list[dict]] = {}
-    for seed in range(spec.seeds):  # the anchors, on each seed's split
-        data, anchors = _anchors(spec, seed)
-        for row, results in anchors.items():
+    data = load_dataset(spec.data, spec.data_root, limit=spec.limit)
+    variants = _variants(spec, data.image_shape)  # checked before any work
+    for seed in range(spec.seeds if spec.anchors else 0):  # the anchors, on each seed's split
+        for row, results in _anchors(spec, seed).items():
             per_row.setdefault(row, []).append(results)
-    for row, (model_name, options, views) in _variants(spec, data.image_shape).items():
+    for row, variant in variants.items():
         for seed in range(spec.seeds):
             print(f"[{time.time() - started:.0f}s] {row}, seed {seed}", file=sys.stderr, flush=True)
-            per_row.setdefault(row, []).append(_evaluated(spec, row, model_name, options, views, seed))
+            per_row.setdefault(row, []).append(_evaluated(spec, row, variant, seed))
     return _write(spec, data, per_row, command, time.time() - started)
 
 

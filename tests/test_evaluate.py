@@ -109,10 +109,26 @@ def test_benchmark_on_tiny_settings_and_reuse(tmp_path):
     assert main(argv) == 0
     assert [path.stat().st_mtime_ns for path in reused] == stamps
     assert json.loads((out / "results.json").read_text())["rows"] == results["rows"]
+    assert main([*argv, "--no-anchors"]) == 0
+    assert set(json.loads((out / "results.json").read_text())["rows"]) == set(results["rows"]) - {
+        "raw pixels", "random encoder"}
+
+
+def test_sweep_rows_set_model_options_or_training(tmp_path):
+    from simve.benchmark import BenchmarkSpec, Variant, _variants, parse_sweep
+
+    sweep = parse_sweep(["sigma_x=0.05", "likelihood=gaussian", "lr=3e-3", "latent_dim=4", "views=4"])
+    assert sweep == {"sigma_x": [0.05], "likelihood": ["gaussian"], "lr": [0.003], "latent_dim": [4], "views": [4]}
+    spec = BenchmarkSpec(data="glyphs", models=("simve",), seeds=1, epochs=2, out=tmp_path, runs=tmp_path, sweep=sweep)
+    rows = _variants(spec, (1, 28, 28))
+    assert rows["simve likelihood=gaussian"] == Variant("simve", {"likelihood": "gaussian"})
+    assert rows["simve lr=0.003"].config(spec, seed=1).lr == 0.003
+    assert rows["simve views=4"].config(spec, seed=1).views == 4 and rows["simve"].config(spec, 0).views == 2
+    assert rows["simve latent_dim=4"].config(spec, seed=0).model_options == {"latent_dim": 4}
 
 
 def test_benchmark_refuses_a_bad_sweep(tmp_path, capsys):
-    assert main(["benchmark", "--data", "glyphs", "--epochs", "1", "--sweep", "lr=1", "--out", str(tmp_path)]) == 1
+    assert main(["benchmark", "--data", "glyphs", "--epochs", "1", "--sweep", "colour=1", "--out", str(tmp_path)]) == 1
     assert "--sweep takes NAME=V1,V2" in capsys.readouterr().err
 
 
