@@ -1,0 +1,446 @@
+"""Wang & Isola (ICML 2020): alignment and uniformity on the hypersphere track downstream accuracy.
+
+For an encoder f with l2-normalised features (alpha = 2, t = 2):
+
+    L_align   = E_{(x, x+) ~ p_pos} || f(x) - f(x+) ||_2^2                 in [0, 4]
+    L_uniform = log E_{x, y ~ p_data, x != y} exp(-2 || f(x) - f(y) ||_2^2)   in [-8, 0]
+
+Positive pairs are two augmented views of one image; L_uniform is taken over un-augmented images.
+Both are computed on the *validation* split. The paper trains many encoders (losses, temperatures,
+loss weights, epochs), finds that lower (better) L_align and L_uniform go with a higher linear-probe
+accuracy, and that training on ``L_align + w * L_uniform`` alone matches or beats the contrastive loss.
+
+The study here trains a grid of encoders on the glyphs (content: the digit), each configuration over
+several seeds, all through :func:`simve.train.train`: SimCLR at several temperatures, align-uniform at
+several ``uniform_weight``, ``uniform_t``, ``align_alpha``, two budgets (epochs), and the generative
+models SimVE and VAE, which are not trained for uniformity. For every encoder it records L_align,
+L_uniform and the test accuracy of a linear probe on the content task (probe regularisation chosen on
+validation, the test split scored once), then reports
+
+- Spearman's rank correlation over the encoders between accuracy and each of L_align, L_uniform and
+  L_align + L_uniform (negative: lower loss, higher accuracy), over all encoders and over the
+  contrastive ones (SimCLR, align-uniform) alone;
+- at the largest number of epochs both have, the best align-uniform configuration against the best
+  SimCLR one (best: the higher mean *validation* accuracy), test accuracy mean +- std over seeds.
+
+A configuration is ``METHOD[:KNOB=VALUE...]``, with the model's options (``simve train --help``) and
+``epochs`` as knobs: ``simclr:temperature=0.1``, ``align-uniform:uniform_weight=4:epochs=1``.
+Runs live in ``settings.runs``; a finished run (and its evaluation) is reused, an interrupted one resumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from simve.data import MultiView, load_dataset, preset
+from simve.errors import SimveError
+from simve.evaluate.features import extract_features
+from simve.evaluate.metrics import alignment_uniformity
+from simve.evaluate.probes import run_probe
+from simve.experiments.common import experiment, timer, write_outputs
+from simve.models import MODELS, SSLModel, build_model, model_options
+from simve.train import CONFIG, TrainConfig, train
+
+NAME = "align-uniform"
+CONTRASTIVE = ("simclr", "align-uniform")
+SPACES = {"": "representation", "head_": "loss space"}  # key prefix -> the features the metrics are taken on
+METRICS = {"align": "L_align", "uniform": "L_uniform", "sum": "L_align + L_uniform"}
+MARKERS = {"simclr": "o", "align-uniform": "s", "simve": "^", "vae": "v"}
+EVAL_FILE = "align-uniform.json"
+FIGURE_NOTE = ("Figure: `align_uniform.png`, one row per feature space (representation, loss space): L_align "
+               "against L_uniform coloured by accuracy, marker by method (the paper's figure), then accuracy against "
+               "each metric; one point per encoder.")
+EVAL_KEY = {"probe": "linear", "metrics_split": "val", "alpha": 2.0, "t": 2.0, "spaces": list(SPACES)}
+COLLAPSED = -0.1  # loss-space L_uniform above this: the features sit near one point
+
+DEFAULT_GRID = (
+    "simclr:temperature=0.05", "simclr:temperature=0.1", "simclr:temperature=0.2", "simclr:temperature=0.5",
+    "simclr:temperature=0.2:epochs=1",
+    "align-uniform", "align-uniform:uniform_weight=0.1", "align-uniform:uniform_weight=0.3",
+    "align-uniform:uniform_weight=4", "align-uniform:uniform_t=1", "align-uniform:align_alpha=1",
+    "align-uniform:epochs=1",
+    "simve", "vae",
+)
+
+
+@dataclass
+class Settings:
+    seeds: int = 3
+    limit: int = 3000
+    epochs: int = 3
+    batch_size: int = 64
+    grid: tuple[str, ...] = DEFAULT_GRID
+    data: str = "glyphs"
+    runs: str = "runs/experiments/align-uniform"
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One point of the grid: a method, the options given to it, and the epochs it trains."""
+
+    method: str
+    options: tuple[tuple[str, object], ...]
+    epochs: int
+
+    @property
+    def label(self) -> str:
+        return " ".join([self.method, *(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                        for k, v in self.options)])
+
+    def train_config(self, settings: Settings, seed: int) -> TrainConfig:
+        return TrainConfig(model=self.method, data=settings.data, epochs=self.epochs, limit=settings.limit,
+                           batch_size=settings.batch_size, seed=seed, model_options=dict(self.options))
+
+
+def _value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_configuration(spec: str, default_epochs: int) -> Configuration:
+    """``"simclr:temperature=0.1:epochs=2"`` -> Configuration; refuses unknown methods and knobs."""
+    method, *items = [part.strip() for part in spec.split(":")]
+    if method not in MODELS:
+        raise SimveError(f"grid entry {spec!r}: unknown method {method!r}; choose from {', '.join(MODELS)}")
+    known = model_options(method)
+    options, epochs = {}, default_epochs
+    for item in items:
+        knob, sep, text = item.partition("=")
+        if not sep or not text:
+            raise SimveError(f"grid entry {spec!r}: write each knob as KNOB=VALUE, got {item!r}")
+        if knob == "epochs":
+            epochs = _value(text)
+            if not isinstance(epochs, int) or epochs < 1:
+                raise SimveError(f"grid entry {spec!r}: epochs must be a whole number >= 1, got {text!r}")
+        elif knob in known:
+            options[knob] = _value(text)
+        else:
+            raise SimveError(f"grid entry {spec!r}: {method} has no option {knob!r}; "
+                             f"choose from {', '.join(known)} or epochs")
+    return Configuration(method, tuple(sorted(options.items())), epochs)
+
+
+def parse_grid(settings: Settings) -> list[Configuration]:
+    """The grid's configurations, each checked by building its model once (before any training)."""
+    for name in ("seeds", "epochs", "batch_size", "limit"):
+        if getattr(settings, name) < 1:
+            raise SimveError(f"{name} must be a whole number >= 1, got {getattr(settings, name)}")
+    if not settings.grid:
+        raise SimveError("the grid is empty; give at least one configuration, e.g. --grid simclr,align-uniform")
+    configurations = [parse_configuration(spec, settings.epochs) for spec in settings.grid]
+    if len(set(configurations)) < len(configurations):
+        raise SimveError("the grid lists a configuration twice; give each once")
+    for configuration in configurations:
+        try:
+            build_model(configuration.method, (1, 28, 28), **dict(configuration.options))
+        except (TypeError, ValueError) as err:
+            raise SimveError(f"grid entry {configuration.label!r}: {err}") from None
+    return configurations
+
+
+# ------------------------------------------------------------------------------ one encoder
+
+
+def run_dir(runs: Path, config: TrainConfig) -> Path:
+    """A readable folder name, made unique by a hash of the whole training config."""
+    digest = hashlib.sha1(json.dumps({**config.to_dict(), "device": None}, sort_keys=True).encode()).hexdigest()
+    knobs = "".join(f"-{k}{v}" for k, v in sorted(config.model_options.items()))
+    return runs / f"{config.model}{knobs}-e{config.epochs}-s{config.seed}-{digest[:8]}"
+
+
+class LossSpace(SSLModel):
+    """A model seen through the features its loss is computed on: the projection head's output of a
+    discriminative model (what Wang & Isola call the encoder's output), the representation otherwise."""
+
+    def __init__(self, model: SSLModel):
+        super().__init__()
+        self.model = model
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model.project(images) if hasattr(self.model, "project") else self.model.embed(images)
+
+
+def measure(model: SSLModel, data, seed: int) -> dict[str, float]:
+    """L_align and L_uniform on validation features (of the representation and of the loss space), and
+    the linear probe's content accuracy on the representation."""
+    multiview = MultiView(preset(data.preset), 2)
+    results = {}
+    for prefix, seen in zip(SPACES, (model, LossSpace(model))):
+        metrics = alignment_uniformity(seen, data.val, multiview, seed=seed)
+        metrics["sum"] = metrics["align"] + metrics["uniform"]
+        results.update({prefix + key: value for key, value in metrics.items()})
+    parts = [(extract_features(model, split), split.labels) for split in (data.train, data.val, data.test)]
+    probe = run_probe(EVAL_KEY["probe"], *parts, seed=seed)
+    return {**results, "val_accuracy": probe["val_accuracy"], "accuracy": probe["test_accuracy"],
+            "l2": probe["chosen"]}
+
+
+def evaluated(config: TrainConfig, runs: Path) -> dict:
+    """Train the run (or reuse it: a finished run is not trained again, an interrupted one resumes)
+    and measure it (or reuse its measurement)."""
+    folder = run_dir(runs, config)
+    cached = folder / "eval" / EVAL_FILE
+    if cached.exists():
+        stored = json.loads(cached.read_text())
+        if stored["key"] == EVAL_KEY and stored["epochs"] == config.epochs:
+            return stored["results"]
+    model = train(config, folder, resume=(folder / CONFIG).exists())
+    results = measure(model, config.load_data(), config.seed)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps({"key": EVAL_KEY, "epochs": config.epochs, "results": results}))
+    return results
+
+
+# ------------------------------------------------------------------------------ the study
+
+
+def spearman(encoders: list[dict], key: str, target: str = "accuracy") -> dict:
+    """Spearman's rho (and its p-value) between ``key`` and ``target`` over ``encoders``."""
+    from scipy.stats import spearmanr
+
+    values, targets = [e[key] for e in encoders], [e[target] for e in encoders]
+    if len(encoders) < 3 or len(set(values)) < 2 or len(set(targets)) < 2:
+        return {"rho": math.nan, "p": math.nan, "n": len(encoders)}
+    result = spearmanr(values, targets)
+    return {"rho": float(result.statistic), "p": float(result.pvalue), "n": len(encoders)}
+
+
+def correlations(encoders: list[dict]) -> dict:
+    """Per feature space, over all encoders and over the contrastive ones: rho of each metric."""
+    scopes = {"all": encoders, "contrastive": [e for e in encoders if e["method"] in CONTRASTIVE]}
+    return {space: {scope: {m: spearman(group, prefix + m) for m in METRICS} for scope, group in scopes.items()}
+            for prefix, space in SPACES.items()}
+
+
+def trade_off(encoders: list[dict]) -> dict:
+    """Per feature space, rho between L_align and L_uniform over the contrastive encoders: negative when
+    the grid trades one for the other (a lower L_align with a higher L_uniform)."""
+    contrastive = [e for e in encoders if e["method"] in CONTRASTIVE]
+    return {space: spearman(contrastive, prefix + "align", prefix + "uniform") for prefix, space in SPACES.items()}
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    x = torch.tensor(values, dtype=torch.float64)
+    return float(x.mean()), float(x.std()) if len(x) > 1 else 0.0
+
+
+def summarise(configuration: Configuration, runs: list[dict]) -> dict:
+    """One row: the configuration and the mean and std over seeds of every measured number."""
+    row = {"method": configuration.method, "options": dict(configuration.options), "epochs": configuration.epochs,
+           "label": configuration.label, "generative": MODELS[configuration.method].generative}
+    for key in [p + m for p in SPACES for m in METRICS] + ["accuracy", "val_accuracy"]:
+        row[key], row[key + "_std"] = mean_std([r[key] for r in runs])
+    return row
+
+
+def compare(rows: list[dict]) -> list[dict]:
+    """At every number of epochs both have: the best (by mean validation accuracy) align-uniform and
+    SimCLR rows, the difference of their mean test accuracies and its spread (the stds combined)."""
+    shared = sorted(set.intersection(*({r["epochs"] for r in rows if r["method"] == m} for m in CONTRASTIVE)))
+    comparisons = []
+    for epochs in shared:
+        best = {m: max((r for r in rows if r["method"] == m and r["epochs"] == epochs),
+                       key=lambda r: r["val_accuracy"]) for m in CONTRASTIVE}
+        difference = best["align-uniform"]["accuracy"] - best["simclr"]["accuracy"]
+        spread = math.hypot(best["align-uniform"]["accuracy_std"], best["simclr"]["accuracy_std"])
+        verdict = "matches" if abs(difference) <= spread else ("beats" if difference > 0 else "falls short of")
+        comparisons.append({"epochs": epochs, **best, "difference": difference, "spread": spread, "verdict": verdict})
+    return comparisons
+
+
+def collapse(encoders: list[dict]) -> dict:
+    """The encoders whose loss-space features collapsed to nearly one point, and rho(L_align) without them."""
+    collapsed = [e for e in encoders if e["head_uniform"] > COLLAPSED]
+    rest = [e for e in encoders if e["head_uniform"] <= COLLAPSED and e["method"] in CONTRASTIVE]
+    return {"threshold": COLLAPSED, "labels": sorted({e["label"] for e in collapsed}), "count": len(collapsed),
+            "max_head_align": max((e["head_align"] for e in collapsed), default=math.nan),
+            "accuracy": [min((e["accuracy"] for e in collapsed), default=math.nan),
+                         max((e["accuracy"] for e in collapsed), default=math.nan)],
+            "align_rho_contrastive_without": spearman(rest, "align")}
+
+
+# ------------------------------------------------------------------------------ outputs
+
+
+def _pm(mean: float, std: float, scale: float = 1.0, digits: int = 3) -> str:
+    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" + ("s" if n > 1 else "")
+
+
+def comparison_sentence(comparison: dict, seeds: int) -> str:
+    au, simclr = comparison["align-uniform"], comparison["simclr"]
+    spread = ("within" if comparison["verdict"] == "matches" else "beyond") + " the combined std over seeds"
+    if seeds == 1:
+        spread = "one seed: no spread to judge the difference by"
+    return (f"At {_epochs(comparison['epochs'])}, training on L_align + L_uniform alone (best: `{au['label']}`, "
+            f"{_pm(au['accuracy'], au['accuracy_std'], 100, 1)} %) {comparison['verdict']} the best SimCLR "
+            f"(`{simclr['label']}`, {_pm(simclr['accuracy'], simclr['accuracy_std'], 100, 1)} %): "
+            f"{100 * comparison['difference']:+.1f} points ({spread}).")
+
+
+def correlation_sentence(space: str, scope: str, found: dict) -> str:
+    where = f"{space.capitalize()} features, {found['align']['n']} {'contrastive ' if scope == 'contrastive' else ''}encoders"
+    finite = {METRICS[m]: c["rho"] for m, c in found.items() if math.isfinite(c["rho"])}
+    if not finite:
+        return f"{where}: too few distinct points for a rank correlation."
+    rhos = ", ".join(f"{metric} {rho:+.2f}" for metric, rho in finite.items())
+    lower = [metric for metric, rho in finite.items() if rho < 0]
+    not_lower = [metric for metric, rho in finite.items() if rho >= 0]
+    parts = [f"a lower {' and '.join(lower)} {'goes' if len(lower) == 1 else 'go'} with a higher accuracy"] if lower else []
+    parts += [f"a lower {' and '.join(not_lower)} {'does' if len(not_lower) == 1 else 'do'} not"] if not_lower else []
+    return f"{where} (rho: {rhos}): {'; '.join(parts)}."
+
+
+def trade_off_sentence(found: dict) -> str | None:
+    finite = {space: c["rho"] for space, c in found.items() if math.isfinite(c["rho"])}
+    if not finite:
+        return None
+    rhos = ", ".join(f"{rho:+.2f} ({space})" for space, rho in finite.items())
+    kind = ("move against each other: along this grid a lower L_align comes with a higher L_uniform"
+            if all(rho < 0 for rho in finite.values()) else "do not consistently trade off against each other")
+    return f"Over the contrastive encoders L_align and L_uniform {kind} (rho between them: {rhos})."
+
+
+def collapse_sentence(found: dict) -> str | None:
+    if not found["count"]:
+        return None
+    low, high = (100 * a for a in found["accuracy"])
+    accuracy = f"{low:.1f} %" if round(low, 1) == round(high, 1) else f"{low:.1f} to {high:.1f} %"
+    rho = found["align_rho_contrastive_without"]["rho"]
+    without = (f"; without them, rho(accuracy, L_align) over the contrastive encoders is {rho:+.2f}"
+               if math.isfinite(rho) else "")
+    return (f"{found['count']} encoder(s) collapsed (loss-space L_uniform > {found['threshold']}: every feature near "
+            f"one point; {', '.join(f'`{label}`' for label in found['labels'])}): perfectly aligned (loss-space "
+            f"L_align <= {found['max_head_align']:.3f}) yet only {accuracy} accurate{without}.")
+
+
+def generative_sentence(rows: list[dict]) -> str | None:
+    generative = [r for r in rows if r["generative"]]
+    contrastive = [r for r in rows if r["method"] in CONTRASTIVE]
+    if not generative or not contrastive:
+        return None
+
+    def span(key: str, scale: float = 1.0, digits: int = 2) -> str:
+        values = [scale * r[key] for r in contrastive]
+        return f"{min(values):.{digits}f} to {max(values):.{digits}f}"
+
+    where = "; ".join(f"`{r['label']}` at L_align {r['align']:.2f}, L_uniform {r['uniform']:.2f}, "
+                      f"{100 * r['accuracy']:.1f} %" for r in generative)
+    return (f"The generative encoders, not trained for uniformity, land at {where} (representation features); the "
+            f"contrastive ones span L_align {span('align')}, L_uniform {span('uniform')} and "
+            f"{span('accuracy', 100, 1)} %.")
+
+
+def findings(settings: Settings, rows: list[dict], found: dict, comparisons: list[dict], traded: dict,
+             collapsed: dict) -> list[str]:
+    """The sentences of 'What the numbers show', each computed from the numbers."""
+    lines = [correlation_sentence(space, scope, by_metric)
+             for space, scopes in found.items() for scope, by_metric in scopes.items()]
+    lines += [comparison_sentence(c, settings.seeds) for c in comparisons] or [
+        "No comparison: the grid has no SimCLR and align-uniform configurations at a common number of epochs."]
+    optional = (trade_off_sentence(traded), collapse_sentence(collapsed), generative_sentence(rows))
+    return lines + [s for s in optional if s]
+
+
+def markdown(settings: Settings, data, rows: list[dict], found: dict, lines: list[str]) -> str:
+    header = (f"Data: {settings.data}, {len(data.train)} train / {len(data.val)} validation / {len(data.test)} test "
+              f"images; batch {settings.batch_size}; {settings.seeds} seed(s) per configuration (mean ± std). "
+              "L_align (alpha 2) and L_uniform (t 2) on l2-normalised validation features: of the representation "
+              "(what the probe sees: backbone output, posterior mean) and of the loss space (the projection head's "
+              "output, on which SimCLR and align-uniform compute their loss: Wang & Isola's encoder output; the "
+              "same as the representation for the generative models). Accuracy: linear probe on the "
+              "representation, content (digit) task, regularisation chosen on validation, test scored once.\n\n")
+    columns = ("method", "knobs", "epochs", "L_align", "L_uniform", "L_align + L_uniform", "loss space: L_align",
+               "loss space: L_uniform", "accuracy (%)")
+    table = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        knobs = ", ".join(f"{k}={v}" for k, v in r["options"].items()) or "defaults"
+        cells = [_pm(r[k], r[k + "_std"]) for k in ("align", "uniform", "sum", "head_align", "head_uniform")]
+        table.append(f"| {r['method']} | {knobs} | {r['epochs']} | " + " | ".join(cells)
+                     + f" | {_pm(r['accuracy'], r['accuracy_std'], 100, 1)} |")
+    table += ["", "Spearman rank correlation with the accuracy, over encoders (every configuration and seed):", "",
+              "| features | metric | rho (all) | p (all) | rho (contrastive) | p (contrastive) |",
+              "|---|---|---|---|---|---|"]
+    for space, scopes in found.items():
+        for metric, label in METRICS.items():
+            a, c = scopes["all"][metric], scopes["contrastive"][metric]
+            table.append(f"| {space} | {label} | {a['rho']:+.2f} | {a['p']:.2g} | {c['rho']:+.2f} | {c['p']:.2g} |")
+    table += ["", "## What the numbers show", ""] + [f"- {line}" for line in lines] + ["", FIGURE_NOTE]
+    return header + "\n".join(table) + "\n"
+
+
+def save_figure(encoders: list[dict], path: Path) -> Path:
+    """One row per feature space. Left: L_align (x) against L_uniform (y), colour = accuracy, marker =
+    method (the paper's figure); then accuracy against each metric. One point per encoder."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = list(dict.fromkeys(e["method"] for e in encoders))
+    accuracy = [100 * e["accuracy"] for e in encoders]
+    discriminative = [100 * e["accuracy"] for e in encoders if not MODELS[e["method"]].generative] or accuracy
+    norm = matplotlib.colors.Normalize(min(discriminative), max(accuracy))  # the generative ones: the "under" colour
+    fig, axes = plt.subplots(len(SPACES), 1 + len(METRICS), figsize=(18, 4.3 * len(SPACES)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.35] + [1] * len(METRICS)})
+    for row, (prefix, space) in zip(axes, SPACES.items()):
+        for method in methods:
+            mine = [e for e in encoders if e["method"] == method]
+            marker = MARKERS.get(method, "D")
+            points = row[0].scatter([e[prefix + "align"] for e in mine], [e[prefix + "uniform"] for e in mine],
+                                    c=[100 * e["accuracy"] for e in mine], cmap="viridis", norm=norm, s=46,
+                                    marker=marker, edgecolors="k", linewidths=0.5, label=method)
+            for ax, metric in zip(row[1:], METRICS):
+                ax.scatter([e[prefix + metric] for e in mine], [100 * e["accuracy"] for e in mine], s=30,
+                           marker=marker, alpha=0.8, label=method)
+        fig.colorbar(points, ax=row[0], label="linear probe accuracy (%)",
+                     extend="min" if min(accuracy) < norm.vmin else "neither")
+        row[0].set_xlabel(f"L_align ({space})")
+        row[0].set_ylabel(f"L_uniform ({space})")
+        row[0].set_title(f"{space} features, validation (better: lower left)", fontsize=9)
+        row[0].legend(fontsize=8, loc="best")
+        for ax, label in zip(row[1:], METRICS.values()):
+            ax.set_xlabel(f"{label} ({space})")
+            ax.set_ylabel("accuracy (%)")
+            ax.grid(alpha=0.3)
+        row[1].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+@experiment(NAME, Settings, "Wang & Isola: L_align and L_uniform of many encoders against linear-probe accuracy")
+def run(settings: Settings, out_dir: Path, command: str) -> dict:
+    configurations = parse_grid(settings)
+    elapsed = timer()
+    jobs = [(c, seed) for c in configurations for seed in range(settings.seeds)]
+    measured: dict[Configuration, list[dict]] = {c: [] for c in configurations}
+    for configuration, seed in tqdm(jobs, desc=NAME, unit="run"):
+        measured[configuration].append(evaluated(configuration.train_config(settings, seed), Path(settings.runs)))
+    encoders = [{"method": c.method, "label": c.label, "epochs": c.epochs, "seed": seed, **m}
+                for c, runs in measured.items() for seed, m in enumerate(runs)]
+    rows = [summarise(c, runs) for c, runs in measured.items()]
+    found, comparisons, traded, collapsed = correlations(encoders), compare(rows), trade_off(encoders), collapse(encoders)
+    lines = findings(settings, rows, found, comparisons, traded, collapsed)
+    save_figure(encoders, Path(out_dir) / "align_uniform.png")
+    results = {"rows": rows, "encoders": encoders, "correlations": found, "comparisons": comparisons,
+               "align_uniform_trade_off": traded, "collapsed": collapsed, "findings": lines}
+    data = load_dataset(settings.data, limit=settings.limit)
+    write_outputs(out_dir, NAME, settings, command, elapsed(), markdown(settings, data, rows, found, lines), results)
+    return results

@@ -1,0 +1,132 @@
+"""`simve experiment align-uniform` (Wang & Isola): tiny settings, real training, real probes."""
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from simve.cli import main
+from simve.errors import SimveError
+from simve.experiments.align_uniform import (
+    Configuration,
+    Settings,
+    parse_configuration,
+    run,
+    run_dir,
+    spearman,
+)
+
+TINY = {"seeds": 1, "limit": 300, "epochs": 1, "grid": ("simclr", "align-uniform", "vae")}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """One tiny study: its settings, output folder and results."""
+    root = tmp_path_factory.mktemp("align-uniform")
+    settings = Settings(**TINY, runs=str(root / "runs"))
+    out = root / "out"
+    return settings, out, run(settings, out, "simve experiment align-uniform (test)")
+
+
+def _checkpoints(settings):
+    return sorted(Path(settings.runs).glob("*/checkpoint.pt"))
+
+
+def test_writes_the_outputs_and_they_parse(study):
+    settings, out, _ = study
+    stored = json.loads((out / "results.json").read_text())
+    assert stored["meta"]["experiment"] == "align-uniform"
+    assert stored["meta"]["settings"]["grid"] == list(TINY["grid"])
+    assert [r["label"] for r in stored["results"]["rows"]] == ["simclr", "align-uniform", "vae"]
+    table = (out / "table.md").read_text()
+    assert "| simclr | defaults | 1 |" in table and "Spearman" in table and "What the numbers show" in table
+    assert (out / "align_uniform.png").stat().st_size > 10_000
+    assert len(_checkpoints(settings)) == 3
+
+
+def test_metrics_are_in_range_and_the_probe_learns(study):
+    _, _, results = study
+    for encoder in results["encoders"]:
+        for prefix in ("", "head_"):
+            align, uniform = encoder[prefix + "align"], encoder[prefix + "uniform"]
+            assert math.isfinite(align) and math.isfinite(uniform)
+            assert 0 <= align <= 4 and -8 <= uniform <= 0
+            assert encoder[prefix + "sum"] == pytest.approx(align + uniform)
+        assert 0 <= encoder["accuracy"] <= 1
+    contrastive = [e for e in results["encoders"] if e["method"] != "vae"]
+    assert all(e["accuracy"] > 0.3 for e in contrastive)  # ten digits: chance is 0.1
+    vae = next(e for e in results["encoders"] if e["method"] == "vae")
+    assert vae["head_align"] == vae["align"]  # no head: the loss space is the representation
+
+
+def test_correlations_and_the_comparison(study):
+    _, _, results = study
+    found = results["correlations"]["representation"]["all"]
+    assert found["sum"]["n"] == 3 and -1 <= found["sum"]["rho"] <= 1
+    assert spearman(results["encoders"], "sum") == found["sum"]
+    assert math.isnan(results["correlations"]["representation"]["contrastive"]["sum"]["rho"])  # 2 points: none
+    [comparison] = results["comparisons"]
+    assert comparison["epochs"] == 1 and comparison["verdict"] in ("matches", "beats", "falls short of")
+    au, simclr = (next(r for r in results["rows"] if r["method"] == m) for m in ("align-uniform", "simclr"))
+    assert comparison["difference"] == pytest.approx(au["accuracy"] - simclr["accuracy"])
+    assert any("At 1 epoch, training on L_align + L_uniform alone" in line for line in results["findings"])
+
+
+def test_spearman_signs():
+    encoders = [{"m": m, "accuracy": a} for m, a in ((0.1, 0.9), (0.5, 0.7), (0.9, 0.2), (0.3, 0.8))]
+    assert spearman(encoders, "m")["rho"] == pytest.approx(-1.0)
+    assert math.isnan(spearman(encoders[:2], "m")["rho"])
+
+
+def test_finished_runs_are_reused(study):
+    settings, out, results = study
+    times = {path: path.stat().st_mtime_ns for path in _checkpoints(settings)}
+    again = run(settings, out, "again")
+    assert again["encoders"] == results["encoders"]
+    # without its cached measurement a finished run is measured again, not trained again
+    next(iter(times)).parent.joinpath("eval", "align-uniform.json").unlink()
+    measured = run(settings, out, "again")
+    assert {path: path.stat().st_mtime_ns for path in _checkpoints(settings)} == times
+    for new, old in zip(measured["encoders"], results["encoders"]):
+        assert {k: new[k] for k in ("align", "uniform", "accuracy")} == pytest.approx(
+            {k: old[k] for k in ("align", "uniform", "accuracy")})
+
+
+def test_the_command_line_reuses_the_runs(study, tmp_path, capsys):
+    settings, _, _ = study
+    argv = ["experiment", "align-uniform", "--seeds", "1", "--limit", "300", "--epochs", "1",
+            "--grid", "simclr,align-uniform,vae", "--runs", settings.runs, "--out", str(tmp_path)]
+    assert main(argv) == 0
+    stored = json.loads((tmp_path / "results.json").read_text())
+    assert stored["meta"]["command"] == "simve " + " ".join(argv)
+    assert len(stored["results"]["encoders"]) == 3
+
+
+def test_parse_configuration():
+    assert parse_configuration("simclr:temperature=0.1:epochs=2", 5) == Configuration(
+        "simclr", (("temperature", 0.1),), 2)
+    parsed = parse_configuration("align-uniform:uniform_weight=4", 3)
+    assert parsed.epochs == 3 and parsed.label == "align-uniform uniform_weight=4"
+    config = parsed.train_config(Settings(limit=100), seed=1)
+    assert config.model_options == {"uniform_weight": 4} and config.seed == 1 and config.limit == 100
+    assert run_dir(Path("r"), config).name.startswith("align-uniform-uniform_weight4-e3-s1-")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"grid": ()}, "grid is empty"),
+    ({"grid": ("simclr", "nonsense")}, "unknown method 'nonsense'"),
+    ({"grid": ("simclr:warmth=2",)}, "has no option 'warmth'"),
+    ({"grid": ("simclr:temperature",)}, "KNOB=VALUE"),
+    ({"grid": ("simclr:epochs=0",)}, "epochs must be"),
+    ({"grid": ("simclr:temperature=-1",)}, "temperature must be positive"),
+    ({"grid": ("simclr", "simclr:epochs=1")}, "twice"),
+    ({"seeds": 0}, "seeds must be"),
+    ({"limit": 0}, "limit must be"),
+])
+def test_bad_settings_are_refused_before_any_work(tmp_path, change, message):
+    settings = replace(Settings(**TINY, runs=str(tmp_path / "runs")), **change)
+    with pytest.raises(SimveError, match=message):
+        run(settings, tmp_path / "out", "test")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
