@@ -106,10 +106,13 @@ def test_contrastive_features_help_the_mean_classifier(tiny_run):
 
 
 def test_the_bound_holds_on_heldout_data(tiny_run):
-    """L_sup^mu <= (L_un - tau)/(1 - tau) for k = 1, for every f; up to 3 standard errors of the L_un estimate."""
+    """L_sup^mu <= (L_un - tau)/(1 - tau) for k = 1 (and blocks), for every f; up to 3 standard errors of L_un."""
     results, _ = tiny_run
     for name, rows in results["per_seed"][0].items():
         assert rows["L_sup_mu"] <= rows["bound"] + 3 * rows["bound_se"], name
+        if "bound_block" in rows:  # with the block's own loss, tighter than with its k = 1 loss
+            assert rows["L_sup_mu"] <= rows["bound_block"] + 3 * rows["bound_block_se"], name
+            assert rows["bound_block"] < rows["bound"], name
         # the two halves of the proof: same-class tuples cost at least l(0) = 1 bit, others at least L_sup^mu
         assert rows["L_un1_same_class"] > 1 - 0.05, name
         assert rows["L_un1_different_class"] >= rows["L_sup_mu"] - 3 * rows["L_un1_se"], name
