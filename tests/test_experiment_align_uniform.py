@@ -12,6 +12,8 @@ from simve.errors import SimveError
 from simve.experiments.align_uniform import (
     Configuration,
     Settings,
+    collapse,
+    compare,
     parse_configuration,
     run,
     run_dir,
@@ -78,6 +80,30 @@ def test_spearman_signs():
     encoders = [{"m": m, "accuracy": a} for m, a in ((0.1, 0.9), (0.5, 0.7), (0.9, 0.2), (0.3, 0.8))]
     assert spearman(encoders, "m")["rho"] == pytest.approx(-1.0)
     assert math.isnan(spearman(encoders[:2], "m")["rho"])
+
+
+def test_the_best_configurations_are_chosen_on_validation_at_matched_epochs():
+    def row(method, epochs, val, test, std=0.01):
+        return {"method": method, "epochs": epochs, "label": f"{method} {val}", "val_accuracy": val,
+                "accuracy": test, "accuracy_std": std}
+
+    rows = [row("simclr", 3, 0.90, 0.80), row("simclr", 3, 0.85, 0.95), row("align-uniform", 3, 0.92, 0.81),
+            row("align-uniform", 1, 0.99, 0.99), row("vae", 3, 0.5, 0.5)]
+    [comparison] = compare(rows)  # no SimCLR at 1 epoch: compared at 3 only
+    assert comparison["simclr"]["label"] == "simclr 0.9" and comparison["align-uniform"]["label"] == "align-uniform 0.92"
+    assert comparison["difference"] == pytest.approx(0.01) and comparison["verdict"] == "matches"
+    rows[2]["accuracy"] = 0.70
+    assert compare(rows)[0]["verdict"] == "falls short of"
+    assert compare([r for r in rows if r["method"] != "simclr"]) == []
+
+
+def test_collapsed_encoders_are_found():
+    encoders = [{"method": "align-uniform", "label": f"e{k}", "head_uniform": u, "head_align": a, "align": a,
+                 "accuracy": acc} for k, (u, a, acc) in enumerate(
+                     [(-0.001, 0.0, 0.6), (-2.0, 0.5, 0.9), (-3.0, 1.0, 0.95), (-1.5, 0.3, 0.85)])]
+    found = collapse(encoders)
+    assert found["labels"] == ["e0"] and found["count"] == 1 and found["accuracy"] == [0.6, 0.6]
+    assert found["align_rho_contrastive_without"]["rho"] == pytest.approx(1.0)
 
 
 def test_finished_runs_are_reused(study):

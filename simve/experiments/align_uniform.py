@@ -13,15 +13,22 @@ accuracy, and that training on ``L_align + w * L_uniform`` alone matches or beat
 The study here trains a grid of encoders on the glyphs (content: the digit), each configuration over
 several seeds, all through :func:`simve.train.train`: SimCLR at several temperatures, align-uniform at
 several ``uniform_weight``, ``uniform_t``, ``align_alpha``, two budgets (epochs), and the generative
-models SimVE and VAE, which are not trained for uniformity. For every encoder it records L_align,
-L_uniform and the test accuracy of a linear probe on the content task (probe regularisation chosen on
-validation, the test split scored once), then reports
+models SimVE and VAE, which are not trained for uniformity. For every encoder it records the test
+accuracy of a linear probe on the content task (on the representation; regularisation chosen on
+validation, the test split scored once) and L_align, L_uniform on two feature spaces:
+
+- the representation (what the probe sees: the backbone output, a generative model's posterior mean);
+- the loss space (the projection head's output, on which SimCLR and align-uniform compute their loss:
+  what the paper measures; the representation again for the generative models, which have no head).
+
+It reports
 
 - Spearman's rank correlation over the encoders between accuracy and each of L_align, L_uniform and
   L_align + L_uniform (negative: lower loss, higher accuracy), over all encoders and over the
-  contrastive ones (SimCLR, align-uniform) alone;
-- at the largest number of epochs both have, the best align-uniform configuration against the best
-  SimCLR one (best: the higher mean *validation* accuracy), test accuracy mean +- std over seeds.
+  contrastive ones (SimCLR, align-uniform) alone, and between L_align and L_uniform themselves;
+- at every number of epochs both have, the best align-uniform configuration against the best SimCLR
+  one (best: the higher mean *validation* accuracy), test accuracy mean +- std over seeds;
+- the encoders whose loss-space features collapsed (L_uniform near 0: perfectly aligned, useless).
 
 A configuration is ``METHOD[:KNOB=VALUE...]``, with the model's options (``simve train --help``) and
 ``epochs`` as knobs: ``simclr:temperature=0.1``, ``align-uniform:uniform_weight=4:epochs=1``.
@@ -36,9 +43,16 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import torch
+from matplotlib.colors import Normalize
+from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
+from simve.benchmark import _cached
 from simve.data import MultiView, load_dataset, preset
 from simve.errors import SimveError
 from simve.evaluate.features import extract_features
@@ -188,18 +202,14 @@ def measure(model: SSLModel, data, seed: int) -> dict[str, float]:
 
 def evaluated(config: TrainConfig, runs: Path) -> dict:
     """Train the run (or reuse it: a finished run is not trained again, an interrupted one resumes)
-    and measure it (or reuse its measurement)."""
+    and measure it (or reuse its measurement), as the benchmark does."""
     folder = run_dir(runs, config)
-    cached = folder / "eval" / EVAL_FILE
-    if cached.exists():
-        stored = json.loads(cached.read_text())
-        if stored["key"] == EVAL_KEY and stored["epochs"] == config.epochs:
-            return stored["results"]
-    model = train(config, folder, resume=(folder / CONFIG).exists())
-    results = measure(model, config.load_data(), config.seed)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps({"key": EVAL_KEY, "epochs": config.epochs, "results": results}))
-    return results
+
+    def train_and_measure() -> dict:
+        model = train(config, folder, resume=(folder / CONFIG).exists())
+        return measure(model, config.load_data(), config.seed)
+
+    return _cached(folder / "eval" / EVAL_FILE, {**EVAL_KEY, "epochs": config.epochs}, train_and_measure)
 
 
 # ------------------------------------------------------------------------------ the study
@@ -207,8 +217,6 @@ def evaluated(config: TrainConfig, runs: Path) -> dict:
 
 def spearman(encoders: list[dict], key: str, target: str = "accuracy") -> dict:
     """Spearman's rho (and its p-value) between ``key`` and ``target`` over ``encoders``."""
-    from scipy.stats import spearmanr
-
     values, targets = [e[key] for e in encoders], [e[target] for e in encoders]
     if len(encoders) < 3 or len(set(values)) < 2 or len(set(targets)) < 2:
         return {"rho": math.nan, "p": math.nan, "n": len(encoders)}
@@ -286,7 +294,8 @@ def comparison_sentence(comparison: dict, seeds: int) -> str:
     spread = ("within" if comparison["verdict"] == "matches" else "beyond") + " the combined std over seeds"
     if seeds == 1:
         spread = "one seed: no spread to judge the difference by"
-    return (f"At {_epochs(comparison['epochs'])}, training on L_align + L_uniform alone (best: `{au['label']}`, "
+    return (f"At {_epochs(comparison['epochs'])}, training on L_align + L_uniform alone (best on validation: "
+            f"`{au['label']}`, "
             f"{_pm(au['accuracy'], au['accuracy_std'], 100, 1)} %) {comparison['verdict']} the best SimCLR "
             f"(`{simclr['label']}`, {_pm(simclr['accuracy'], simclr['accuracy_std'], 100, 1)} %): "
             f"{100 * comparison['difference']:+.1f} points ({spread}).")
@@ -386,15 +395,10 @@ def markdown(settings: Settings, data, rows: list[dict], found: dict, lines: lis
 def save_figure(encoders: list[dict], path: Path) -> Path:
     """One row per feature space. Left: L_align (x) against L_uniform (y), colour = accuracy, marker =
     method (the paper's figure); then accuracy against each metric. One point per encoder."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     methods = list(dict.fromkeys(e["method"] for e in encoders))
     accuracy = [100 * e["accuracy"] for e in encoders]
     discriminative = [100 * e["accuracy"] for e in encoders if not MODELS[e["method"]].generative] or accuracy
-    norm = matplotlib.colors.Normalize(min(discriminative), max(accuracy))  # the generative ones: the "under" colour
+    norm = Normalize(min(discriminative), max(accuracy))  # the generative ones: the "under" colour
     fig, axes = plt.subplots(len(SPACES), 1 + len(METRICS), figsize=(18, 4.3 * len(SPACES)), squeeze=False,
                              gridspec_kw={"width_ratios": [1.35] + [1] * len(METRICS)})
     for row, (prefix, space) in zip(axes, SPACES.items()):
