@@ -127,6 +127,7 @@ def test_kmeans_recovers_separated_blobs():
 @pytest.mark.parametrize("change, message", [
     ({"dims": ()}, "dims must be"),
     ({"dims": (4,)}, "dims must be"),
+    ({"dims": (8, 8)}, "dims must be"),
     ({"anisotropies": (1.0, 0.0)}, "anisotropies must be"),
     ({"seeds": 0}, "seeds must be at least 1"),
     ({"batch_size": 5000}, "batch_size <= train_pairs"),

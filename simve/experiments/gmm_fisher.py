@@ -27,8 +27,11 @@ training mean:
 - ``infonce``: f(x) = W x trained with :func:`simve.losses.info_nce` on the pairs (Adam);
 - ``simve``: :class:`simve.models.simve.SimVE` with a linear Gaussian encoder q(z | x) = N(W x + b,
   diag softplus(V x + c)^2), a linear decoder and a Gaussian likelihood N(D z + e, sigma^2 I) with one
-  learned sigma, fitted on the same pairs (J = 2 views); its subspace is the row space of W. It is a
-  probabilistic-PCA-like model of the pairs;
+  learned sigma, prior s^2 = ``prior_var`` and a N(0, I) content prior, fitted on the same pairs (J = 2
+  views); its subspace is the row space of W. It is a probabilistic-PCA-like model of the pairs: its ELBO
+  rewards explaining each view's variance with r latent dimensions and isotropic noise, which pulls it to
+  the high-variance (nuisance) directions like PCA, while its content term pulls it to what the two views
+  share, the more so the smaller s^2;
 - ``pca``: the top r principal directions of all training views pooled;
 - ``random``: a Gaussian random W, the anchor.
 
@@ -47,6 +50,11 @@ with s_A, s_B independent draws of the same component, A_1, A_2 random well-cond
 values sqrt of log-spaced [0.5, 2]) and U_A, U_B modality-specific nuisance directions (m = r, orthogonal
 to that modality's mean differences, g ~ N(0, I)). Two linear encoders trained with :func:`simve.losses.clip`
 on (x_A, x_B); each is compared with the Fisher subspace of its own modality, beside PCA and random.
+``clip`` trains on the raw inputs; ``clip-whitened`` on each modality multiplied by its own (label-free)
+Sigma_total^-1/2, the encoder read back as W Sigma_total^-1/2. Both search the same linear maps, so they
+share their optima, but from a random start the raw version must first escape a plateau where both
+encoders see mostly nuisance (each encoder's gradient towards the signal is proportional to the signal the
+other already carries), which slows it down as a grows; whitening removes that plateau.
 """
 
 from __future__ import annotations
@@ -83,23 +91,23 @@ BASE_VARIANCES = (0.5, 2.0)  # the spectrum of S (and of A A^T) is log-spaced be
 
 @dataclass
 class Settings:
-    dims: tuple[int, ...] = (10, 50)
-    anisotropies: tuple[float, ...] = (1.0, 4.0, 16.0, 64.0)
-    seeds: int = 3
-    components: int = 4
-    separation: float = 3.0
-    augment: str = "independent"
-    rho: float = 0.5
-    train_pairs: int = 10000
-    test_samples: int = 2000
-    steps: int = 1000
-    batch_size: int = 128
+    dims: tuple[int, ...] = (10, 50)  # D, the ambient dimensions swept
+    anisotropies: tuple[float, ...] = (1.0, 4.0, 16.0, 64.0)  # a, the variance of the nuisance directions
+    seeds: int = 3  # each seed draws a new geometry, new samples and new initialisations
+    components: int = 4  # K; every map has rank r = K - 1
+    separation: float = 3.0  # the distance between any two means
+    augment: str = "independent"  # how the two views of a pair are drawn: independent or coupled
+    rho: float = 0.5  # coupled views: the fraction of noise they share
+    train_pairs: int = 10000  # pairs every method learns from (LDA reads their first view and its label)
+    test_samples: int = 2000  # held-out samples for k-means
+    steps: int = 1000  # Adam steps of InfoNCE, SimVE and CLIP
+    batch_size: int = 128  # pairs per step
     lr: float = 0.01
-    temperature: float = 0.5
-    prior_var: float = 0.15
+    temperature: float = 0.5  # InfoNCE and CLIP
+    prior_var: float = 0.15  # SimVE's s^2
     methods: tuple[str, ...] = METHODS
     kmeans_restarts: int = 5
-    clip: bool = True
+    clip: bool = True  # also run the two-modality variant
 
 
 def check_settings(s: Settings) -> None:
@@ -107,11 +115,12 @@ def check_settings(s: Settings) -> None:
     rank = s.components - 1
     if s.components < 2:
         raise SimveError(f"components must be at least 2, got {s.components}")
-    if not s.dims or min(s.dims) < 2 * rank + 1:
-        raise SimveError(f"dims must be a non-empty list of dimensions >= 2 (components - 1) + 1 = {2 * rank + 1}, "
-                         f"got {s.dims}")
-    if not s.anisotropies or not all(a > 0 and math.isfinite(a) for a in s.anisotropies):
-        raise SimveError(f"anisotropies must be a non-empty list of positive numbers, got {s.anisotropies}")
+    if not s.dims or min(s.dims) < 2 * rank + 1 or len(set(s.dims)) < len(s.dims):
+        raise SimveError(f"dims must be a non-empty list of distinct dimensions >= 2 (components - 1) + 1 = "
+                         f"{2 * rank + 1}, got {s.dims}")
+    if (not s.anisotropies or len(set(s.anisotropies)) < len(s.anisotropies)
+            or not all(a > 0 and math.isfinite(a) for a in s.anisotropies)):
+        raise SimveError(f"anisotropies must be a non-empty list of distinct positive numbers, got {s.anisotropies}")
     for name in ("seeds", "steps", "kmeans_restarts"):
         if getattr(s, name) < 1:
             raise SimveError(f"{name} must be at least 1, got {getattr(s, name)}")
