@@ -24,11 +24,19 @@ import torch
 from simve import __version__
 from simve.data import load_dataset
 from simve.errors import SimveError
-from simve.evaluate.report import RawPixels, comparison_table, evaluate, finite, markdown_table, summarise
+from simve.evaluate.report import (
+    RawPixels,
+    cached_results,
+    comparison_table,
+    evaluate,
+    finite,
+    markdown_table,
+    summarise,
+)
 from simve.models import MODELS, build_model, model_options
 from simve.models.generative import default_latent_dim
 from simve.plots import save_tradeoff
-from simve.train import CONFIG, TrainConfig, load_trained, train
+from simve.train import CONFIG, TrainConfig, load_trained, train_or_resume
 
 TRAINING_KNOBS = {"views": int, "lr": float, "epochs": int}  # swept through the TrainConfig, not the model
 
@@ -114,31 +122,19 @@ def _run_dir(spec: BenchmarkSpec, row: str, seed: int) -> Path:
     return spec.runs / f"{slug}-s{seed}"
 
 
-def _cached(path: Path, key: dict, compute) -> dict:
-    """``compute()``, stored at ``path`` beside ``key`` and reused while the stored key matches."""
-    if path.exists():
-        stored = json.loads(path.read_text())
-        if all(stored.get(name) == value for name, value in key.items()):
-            return stored["results"]
-    results = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(finite({**key, "results": results})))
-    return results
-
-
 def _evaluated(spec: BenchmarkSpec, row: str, variant: Variant, seed: int) -> dict:
     """Train (or reuse) one run and evaluate it (or reuse its evaluation)."""
     run_dir = _run_dir(spec, row, seed)
     config = variant.config(spec, seed)
 
     def train_and_evaluate() -> dict:
-        train(config, run_dir, resume=(run_dir / CONFIG).exists())
+        train_or_resume(config, run_dir)
         _, data, model = load_trained(run_dir)
         return evaluate(model, data, probes=spec.probes, seed=seed, max_train=spec.max_train,
                         particles=spec.particles, views=config.views)
 
     key = {"probes": list(spec.probes), "epochs": config.epochs}
-    return _cached(run_dir / "eval" / "benchmark.json", key, train_and_evaluate)
+    return cached_results(run_dir / "eval" / "benchmark.json", key, train_and_evaluate)
 
 
 def _anchors(spec: BenchmarkSpec, seed: int) -> dict[str, dict]:
@@ -147,7 +143,7 @@ def _anchors(spec: BenchmarkSpec, seed: int) -> dict[str, dict]:
     torch.manual_seed(seed)
     anchors = {"raw pixels": RawPixels(), "random encoder": build_model("simclr", data.image_shape)}
     key = {"probes": list(spec.probes), "max_train": spec.max_train}
-    return {row: _cached(_run_dir(spec, f"anchor {row}", seed).with_suffix(".json"), key,
+    return {row: cached_results(_run_dir(spec, f"anchor {row}", seed).with_suffix(".json"), key,
                          lambda model=model: evaluate(model, data, probes=spec.probes, seed=seed,
                                                       max_train=spec.max_train, progress=False))
             for row, model in anchors.items()}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
+import typing
 from collections import Counter
 from pathlib import Path
 
@@ -214,6 +216,7 @@ def benchmark(args) -> None:
         runs=Path(args.runs or Path("runs") / Path(args.out).name),
         data_root=str(Path(args.data_root).resolve()) if args.data_root else None, limit=args.limit,
         probes=args.probes, particles=args.particles, max_train=args.max_train, sweep=parse_sweep(args.sweep),
+        anchors=args.anchors,
     )
     print(run_benchmark(spec, args.command_line))
     print(f"wrote {spec.out / 'table.md'}, {spec.out / 'results.json'} and {spec.out / 'figures'}")
@@ -325,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generative models: IWAE samples for the test bounds, 0 to skip (default 100)")
     p.set_defaults(run=eval_run)
     _benchmark_parser(commands)
+    _experiment_parser(commands)
     return parser
 
 
@@ -345,8 +349,54 @@ def _benchmark_parser(commands) -> None:
     p.add_argument("--particles", type=int, default=100, metavar="K", help="IWAE samples (0 skips the bounds)")
     p.add_argument("--max-train", type=positive_int, default=10_000, metavar="N")
     p.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
-                   help="SimVE settings to add, e.g. prior_var=0.01,0.1,1,10 or views=2,4,8 (repeatable)")
+                   help="SimVE settings to add, one row each: any SimVE option (prior_var=0.01,0.1,1,10, "
+                        "sigma_x=0.05,0.2, likelihood=gaussian) or views, lr, epochs (repeatable)")
+    p.add_argument("--no-anchors", dest="anchors", action="store_false",
+                   help="leave out the raw-pixel and random-encoder rows (for a quick sweep)")
     p.set_defaults(run=benchmark)
+
+
+def experiment(args) -> None:
+    from simve.experiments import get_experiment
+
+    chosen = get_experiment(args.experiment)
+    names = {f.name for f in dataclasses.fields(chosen.settings)}
+    settings = chosen.settings(**{k: v for k, v in vars(args).items() if k in names and v is not None})
+    out = Path(args.out or Path("results") / "experiments" / chosen.name)
+    chosen.run(settings, out, args.command_line)
+    print(f"wrote {out / 'table.md'}, {out / 'results.json'} and its figures")
+
+
+def _setting_type(hint):
+    """argparse type for a settings field: numbers, words, yes/no, comma lists of them."""
+    if typing.get_origin(hint) is tuple:
+        item = _setting_type(typing.get_args(hint)[0])
+
+        def items(text: str) -> tuple:
+            return tuple(item(part.strip()) for part in text.split(",") if part.strip())
+
+        return items
+    return {bool: _yes_no, int: int, float: float}.get(hint, str)
+
+
+def _experiment_parser(commands) -> None:
+    from simve.experiments import get_experiment
+    from simve.experiments.common import MODULES
+
+    group = commands.add_parser("experiment", help="the theory papers' experiments: results/experiments/NAME/")
+    names = group.add_subparsers(dest="experiment", required=True, metavar="NAME")
+    for name in MODULES:
+        chosen = get_experiment(name)
+        p = names.add_parser(name, help=chosen.help, description=chosen.help)
+        p.add_argument("--out", metavar="DIR", help=f"results folder (default results/experiments/{name})")
+        hints = typing.get_type_hints(chosen.settings)
+        for field in dataclasses.fields(chosen.settings):
+            default = field.default
+            shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+            p.add_argument("--" + field.name.replace("_", "-"), type=_setting_type(hints[field.name]),
+                           metavar=field.name.split("_")[-1].upper(),
+                           help=" ".join((field.metadata.get("help", ""), f"(default {shown})")).strip())
+        p.set_defaults(run=experiment)
 
 
 def _probe_list(text: str) -> tuple[str, ...]:

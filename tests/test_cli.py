@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -85,3 +86,21 @@ def test_sample_refuses_a_damaged_checkpoint_and_a_missing_run(tmp_path):
     assert not (tmp_path / "s.png").exists()
     result = run_cli("eval-gen", str(tmp_path / "nowhere"))
     assert result.returncode == 1 and "holds no run" in result.stderr
+
+
+def test_experiment_options_come_from_the_settings(tmp_path, capsys):
+    out = tmp_path / "gmm"
+    argv = ["experiment", "gmm-fisher", "--dims", "6", "--anisotropies", "1,16", "--seeds", "1", "--components", "3",
+            "--train-pairs", "600", "--test-samples", "300", "--steps", "30", "--kmeans-restarts", "1",
+            "--methods", "lda-true,infonce,pca", "--clip", "no", "--out", str(out)]
+    assert main(argv) == 0
+    meta = json.loads((out / "results.json").read_text())["meta"]
+    assert meta["command"] == "simve " + " ".join(argv)
+    assert meta["settings"]["anisotropies"] == [1.0, 16.0] and meta["settings"]["clip"] is False
+    assert (out / "table.md").read_text().startswith("# simve experiment: gmm-fisher")
+
+
+def test_experiment_refuses_bad_settings_in_one_line(tmp_path, capsys):
+    assert main(["experiment", "curl", "--classes", "1", "--out", str(tmp_path / "c")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("simve: error:") and err.count("\n") == 1 and not (tmp_path / "c").exists()

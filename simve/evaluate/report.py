@@ -91,6 +91,18 @@ def write_results(results: dict, out_dir: str | Path, header: str) -> tuple[Path
     return json_path, table_path
 
 
+def cached_results(path: Path, key: dict, compute) -> dict:
+    """``compute()``, stored at ``path`` beside ``key`` and reused while the stored key matches."""
+    if path.exists():
+        stored = json.loads(path.read_text())
+        if all(stored.get(name) == value for name, value in key.items()):
+            return stored["results"]
+    results = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(finite({**key, "results": results})))
+    return results
+
+
 def finite(value):
     """``value`` as plain JSON: tensors and numpy scalars as numbers, every NaN or infinite float as
     None (strict JSON has no NaN)."""

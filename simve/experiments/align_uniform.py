@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -52,15 +52,15 @@ from matplotlib.colors import Normalize
 from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
-from simve.benchmark import _cached
 from simve.data import MultiView, load_dataset, preset
 from simve.errors import SimveError
 from simve.evaluate.features import extract_features
 from simve.evaluate.metrics import alignment_uniformity
 from simve.evaluate.probes import run_probe
+from simve.evaluate.report import cached_results
 from simve.experiments.common import experiment, timer, write_outputs
 from simve.models import MODELS, SSLModel, build_model, model_options
-from simve.train import CONFIG, TrainConfig, train
+from simve.train import TrainConfig, train_or_resume
 
 NAME = "align-uniform"
 CONTRASTIVE = ("simclr", "align-uniform")
@@ -90,7 +90,8 @@ class Settings:
     limit: int = 3000
     epochs: int = 3
     batch_size: int = 64
-    grid: tuple[str, ...] = DEFAULT_GRID
+    grid: tuple[str, ...] = field(default=DEFAULT_GRID, metadata={
+        "help": "encoders to train, each METHOD[:KNOB=VALUE...], e.g. simclr:temperature=0.1,align-uniform:epochs=1"})
     data: str = "glyphs"
     runs: str = "runs/experiments/align-uniform"
 
@@ -206,10 +207,10 @@ def evaluated(config: TrainConfig, runs: Path) -> dict:
     folder = run_dir(runs, config)
 
     def train_and_measure() -> dict:
-        model = train(config, folder, resume=(folder / CONFIG).exists())
+        model = train_or_resume(config, folder)
         return measure(model, config.load_data(), config.seed)
 
-    return _cached(folder / "eval" / EVAL_FILE, {**EVAL_KEY, "epochs": config.epochs}, train_and_measure)
+    return cached_results(folder / "eval" / EVAL_FILE, {**EVAL_KEY, "epochs": config.epochs}, train_and_measure)
 
 
 # ------------------------------------------------------------------------------ the study

@@ -1,7 +1,5 @@
 """What the experiments share: the registry, the settings dataclass contract and the writer.
 
-READ /tmp/bench/helper_common.md FIRST if you are a helper writing an experiment (rules for parallel work).
-
 An experiment registers a settings dataclass and a ``run`` function::
 
     @dataclass
@@ -80,7 +78,8 @@ def write_outputs(out_dir: Path, name: str, settings, command: str, seconds: flo
             "versions": {"simve": __version__, "torch": torch.__version__, "python": platform.python_version()}}
     json_path, table_path = out_dir / "results.json", out_dir / "table.md"
     json_path.write_text(json.dumps(finite({"meta": meta, "results": results}), indent=1, allow_nan=False) + "\n")
+    threads = torch.get_num_threads()
     header = (f"# simve experiment: {name}\n\nMade by `{command}` in {seconds / 60:.1f} min on "
-              f"{platform.machine()} ({torch.get_num_threads()} threads).\n\n")
+              f"{platform.machine()} ({threads} thread{'s' * (threads > 1)}).\n\n")
     table_path.write_text(header + table.rstrip() + "\n")
     return json_path, table_path
