@@ -132,13 +132,18 @@ def test_benchmark_refuses_a_bad_sweep(tmp_path, capsys):
     assert "--sweep takes NAME=V1,V2" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("notebook", ["quickstart.ipynb"])
-def test_notebook_runs(notebook, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("notebook", "figures"), [
+    ("quickstart.ipynb", ["styles.png"]),
+    ("theory.ipynb", ["theory/gmm-fisher/figures/fisher_subspace.png", "theory/curl/sample_complexity.png",
+                      "theory/align-uniform/align_uniform.png"]),
+])
+def test_notebook_runs(notebook, figures, tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
     import nbformat
 
     monkeypatch.setenv("SIMVE_NOTEBOOK_LIMIT", "300")
     monkeypatch.setenv("SIMVE_NOTEBOOK_EPOCHS", "1")
+    monkeypatch.setenv("SIMVE_NOTEBOOK_SIZE", "tiny")
     monkeypatch.setenv("SIMVE_NOTEBOOK_OUT", str(tmp_path / "out"))
     path = Path(__file__).resolve().parents[1] / "notebooks" / notebook
     nb = nbformat.read(path, as_version=4)
@@ -146,5 +151,5 @@ def test_notebook_runs(notebook, tmp_path, monkeypatch):
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    assert any("text/markdown" in o.get("data", {}) for o in outputs)  # the comparison table
-    assert os.path.exists(tmp_path / "out" / "styles.png")
+    assert any("text/markdown" in o.get("data", {}) for o in outputs)  # a table
+    assert all(os.path.exists(tmp_path / "out" / figure) for figure in figures)
