@@ -13,7 +13,6 @@ interrupted one resumed.
 from __future__ import annotations
 
 import json
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from pathlib import Path
 
 import torch
 
-from simve import __version__
 from simve.data import load_dataset
 from simve.errors import SimveError
 from simve.evaluate.report import (
@@ -30,8 +28,10 @@ from simve.evaluate.report import (
     comparison_table,
     evaluate,
     finite,
+    machine,
     markdown_table,
     summarise,
+    versions,
 )
 from simve.models import MODELS, build_model, model_options
 from simve.models.generative import default_latent_dim
@@ -185,7 +185,7 @@ def _write(spec: BenchmarkSpec, data, per_row: dict[str, list[dict]], command: s
     generative = {row: [r["generative"] for r in runs if "generative" in r] for row, runs in per_row.items()}
     header = (
         f"# simve benchmark: {spec.data}\n\n"
-        f"Made by `{command}` in {seconds / 60:.0f} min on {platform.machine()} ({torch.get_num_threads()} threads).\n"
+        f"Made by `{command}` in {seconds / 60:.0f} min on {machine()}.\n"
         f"Data: {len(data.train)} train, {len(data.val)} validation, {len(data.test)} test images; "
         f"{spec.epochs} epochs, {spec.seeds} seeds (mean ± std). Probes fitted on at most {spec.max_train} train "
         f"images, hyper-parameters chosen on validation, test scored once.\n\n"
@@ -206,8 +206,7 @@ def _write(spec: BenchmarkSpec, data, per_row: dict[str, list[dict]], command: s
     lines.append("\n## Every task and probe (mean over seeds)\n\n" + _mean_task_table(per_row, spec.probes))
     table = "\n".join(lines) + "\n"
     (spec.out / "table.md").write_text(table)
-    versions = {"simve": __version__, "torch": torch.__version__, "python": platform.python_version()}
-    meta = {"command": command, "seconds": seconds, "versions": versions, "epochs": spec.epochs, "seeds": spec.seeds,
+    meta = {"command": command, "seconds": seconds, "versions": versions(), "epochs": spec.epochs, "seeds": spec.seeds,
             "data": {"name": spec.data, "train": len(data.train), "val": len(data.val), "test": len(data.test)}}
     (spec.out / "results.json").write_text(json.dumps(finite({"meta": meta, "rows": per_row}), indent=1) + "\n")
     _figures(spec, summaries)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import platform
 from pathlib import Path
 
 import torch
@@ -101,6 +102,19 @@ def cached_results(path: Path, key: dict, compute) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(finite({**key, "results": results})))
     return results
+
+
+def machine() -> str:
+    """Where numbers were made, for the headers of results: ``x86_64, 2 threads``."""
+    threads = torch.get_num_threads()
+    return f"{platform.machine()}, {threads} thread{'s' * (threads > 1)}"
+
+
+def versions() -> dict[str, str]:
+    """The versions that made a set of numbers."""
+    from simve import __version__
+
+    return {"simve": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
 def finite(value):

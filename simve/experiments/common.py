@@ -18,16 +18,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from simve.errors import SimveError
-from simve.evaluate.report import finite
+from simve.evaluate.report import finite, machine, versions
 
 MODULES = {"gmm-fisher": "gmm_fisher", "curl": "curl", "align-uniform": "align_uniform"}
 
@@ -71,15 +68,12 @@ def write_outputs(out_dir: Path, name: str, settings, command: str, seconds: flo
     """``results.json`` (command, settings, versions, wall time, results) and ``table.md``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from simve import __version__
-
     meta = {"experiment": name, "command": command, "seconds": seconds,
             "settings": dataclasses.asdict(settings),
-            "versions": {"simve": __version__, "torch": torch.__version__, "python": platform.python_version()}}
+            "versions": versions()}
     json_path, table_path = out_dir / "results.json", out_dir / "table.md"
     json_path.write_text(json.dumps(finite({"meta": meta, "results": results}), indent=1, allow_nan=False) + "\n")
-    threads = torch.get_num_threads()
     header = (f"# simve experiment: {name}\n\nMade by `{command}` in {seconds / 60:.1f} min on "
-              f"{platform.machine()} ({threads} thread{'s' * (threads > 1)}).\n\n")
+              f"{machine()}.\n\n")
     table_path.write_text(header + table.rstrip() + "\n")
     return json_path, table_path
