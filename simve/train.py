@@ -33,6 +33,7 @@ from tqdm import tqdm
 import simve.models  # noqa: F401  (registers the models)
 from simve import __version__
 from simve.data import MultiView, ViewLoader, load_dataset, preset
+from simve.data.paths import write_atomic
 from simve.errors import SimveError
 from simve.models.base import SSLModel, build_model
 
@@ -142,12 +143,6 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def save_checkpoint(path: Path, model: SSLModel, optimizer, config: TrainConfig, position: dict) -> None:
     """Write the checkpoint through ``<path>.tmp``, so an interruption leaves the last one whole."""
     state = {
@@ -160,7 +155,7 @@ def save_checkpoint(path: Path, model: SSLModel, optimizer, config: TrainConfig,
         "optimizer_state": optimizer.state_dict(),
         "rng": _rng_state(next(model.parameters()).device),
     }
-    _write_atomic(path, lambda tmp: torch.save(state, tmp))
+    write_atomic(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: Path, config: TrainConfig) -> dict:
@@ -212,7 +207,7 @@ def _truncate_metrics(run_dir: Path, step: int) -> None:
             continue
         if record["step"] <= step:
             kept.append(record)
-    _write_atomic(run_dir / METRICS, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in kept)))
+    write_atomic(run_dir / METRICS, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in kept)))
 
 
 @torch.no_grad()
@@ -281,7 +276,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
             raise SimveError(f"the run has trained {at['epoch']} epochs already; pass --epochs {at['epoch']} or more")
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(run_dir / CONFIG, lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=2) + "\n"))
+        write_atomic(run_dir / CONFIG, lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=2) + "\n"))
         if resume:
             _truncate_metrics(run_dir, at["step"])
         else:

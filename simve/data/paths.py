@@ -31,10 +31,20 @@ def cache_dir() -> Path:
     return path
 
 
-def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
-    """Write ``arrays`` to ``path`` through a temporary file, so a crash leaves no half file."""
+def write_atomic(path: Path, write) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then move it into place, so that a crash
+    leaves either the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+    write(tmp)
     os.replace(tmp, path)
+
+
+def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
+    """Write ``arrays`` to ``path`` through a temporary file, so a crash leaves no half file."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    write_atomic(path, write)

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from simve.data import MultiView, preset
 from simve.data.base import ImageData, Split
+from simve.data.paths import write_atomic
 from simve.evaluate.features import extract_features
 from simve.evaluate.generative import generative_metrics
 from simve.evaluate.metrics import alignment_uniformity
@@ -99,8 +100,7 @@ def cached_results(path: Path, key: dict, compute) -> dict:
         if all(stored.get(name) == value for name, value in key.items()):
             return stored["results"]
     results = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(finite({**key, "results": results})))
+    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(finite({**key, "results": results}))))
     return results
 
 
