@@ -58,7 +58,7 @@ from simve.evaluate.features import extract_features
 from simve.evaluate.metrics import alignment_uniformity
 from simve.evaluate.probes import run_probe
 from simve.evaluate.report import cached_results
-from simve.experiments.common import experiment, timer, write_outputs
+from simve.experiments.common import experiment, mean_std, plus_minus, timer, write_outputs
 from simve.models import MODELS, SSLModel, build_model, model_options
 from simve.train import TrainConfig, train_or_resume
 
@@ -239,17 +239,13 @@ def trade_off(encoders: list[dict]) -> dict:
     return {space: spearman(contrastive, prefix + "align", prefix + "uniform") for prefix, space in SPACES.items()}
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    x = torch.tensor(values, dtype=torch.float64)
-    return float(x.mean()), float(x.std()) if len(x) > 1 else 0.0
-
-
 def summarise(configuration: Configuration, runs: list[dict]) -> dict:
     """One row: the configuration and the mean and std over seeds of every measured number."""
     row = {"method": configuration.method, "options": dict(configuration.options), "epochs": configuration.epochs,
            "label": configuration.label, "generative": MODELS[configuration.method].generative}
     for key in [p + m for p in SPACES for m in METRICS] + ["accuracy", "val_accuracy"]:
-        row[key], row[key + "_std"] = mean_std([r[key] for r in runs])
+        stats = mean_std([r[key] for r in runs], unbiased=True)
+        row[key], row[key + "_std"] = stats["mean"], stats["std"]
     return row
 
 
@@ -283,7 +279,7 @@ def collapse(encoders: list[dict]) -> dict:
 
 
 def _pm(mean: float, std: float, scale: float = 1.0, digits: int = 3) -> str:
-    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+    return plus_minus({"mean": mean, "std": std}, scale, digits)
 
 
 def _epochs(n: int) -> str:

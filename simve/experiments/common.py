@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from simve.errors import SimveError
 from simve.evaluate.report import finite, machine, versions
 
@@ -61,6 +63,19 @@ def timer() -> Callable[[], float]:
     """Seconds since this call."""
     started = time.time()
     return lambda: time.time() - started
+
+
+def mean_std(values, unbiased: bool = False) -> dict[str, float]:
+    """Mean and standard deviation over seeds: population std (divide by n), or the sample std
+    (n - 1) with ``unbiased``; 0 for a single value."""
+    x = torch.tensor(list(values), dtype=torch.float64)
+    std = float(x.std(correction=1 if unbiased else 0)) if len(x) > 1 else 0.0
+    return {"mean": float(x.mean()), "std": std}
+
+
+def plus_minus(stats: dict[str, float], scale: float = 1.0, digits: int = 3) -> str:
+    """``stats`` from :func:`mean_std` as a table cell: ``mean ± std``, both times ``scale``."""
+    return f"{scale * stats['mean']:.{digits}f} ± {scale * stats['std']:.{digits}f}"
 
 
 def write_outputs(out_dir: Path, name: str, settings, command: str, seconds: float, table: str,

@@ -67,7 +67,7 @@ from tqdm.auto import tqdm
 from simve import losses
 from simve.errors import SimveError
 from simve.evaluate.probes import linear_probe, mean_classifier, mean_probe
-from simve.experiments.common import experiment, timer, write_outputs
+from simve.experiments.common import experiment, mean_std, plus_minus, timer, write_outputs
 
 LN2 = math.log(2)
 CHUNKS = 20  # held-out L_un is averaged over this many equal chunks; their spread gives its standard error
@@ -379,17 +379,12 @@ def run_seed(s: Settings, seed: int, progress) -> tuple[dict[str, dict], dict]:
     return rows, {"tau": source.tau, "collision_rate": float(collisions), "rho": source.rho}
 
 
-def _mean_std(values: list[float]) -> dict[str, float]:
-    t = torch.tensor(values, dtype=torch.float64)
-    return {"mean": float(t.mean()), "std": float(t.std(unbiased=False))}
-
-
 def summarise(per_seed: list[dict[str, dict]]) -> tuple[dict, dict]:
     """Mean and std over seeds of every metric, and of every point of the sample-complexity curves."""
     names = list(per_seed[0])
-    summary = {n: {m: _mean_std([rows[n][m] for rows in per_seed]) for m in (*METRICS, *BLOCK_METRICS)
+    summary = {n: {m: mean_std([rows[n][m] for rows in per_seed]) for m in (*METRICS, *BLOCK_METRICS)
                    if m in per_seed[0][n]} for n in names}
-    curves = {n: {probe: [_mean_std(list(points)) for points in zip(*(rows[n]["curves"][probe] for rows in per_seed))]
+    curves = {n: {probe: [mean_std(list(points)) for points in zip(*(rows[n]["curves"][probe] for rows in per_seed))]
                   for probe in ("mean", "linear")} for n in names}
     return summary, curves
 
@@ -419,7 +414,7 @@ def run(settings: Settings, out_dir: Path, command: str) -> dict:
             per_seed.append(rows)
             facts.append(data)
     summary, curves = summarise(per_seed)
-    results = {"tau": facts[0]["tau"], "collision_rate": _mean_std([f["collision_rate"] for f in facts]),
+    results = {"tau": facts[0]["tau"], "collision_rate": mean_std([f["collision_rate"] for f in facts]),
                "rho": facts[0]["rho"], "summary": summary, "curves": curves, "bound_check": bound_check(per_seed),
                "per_seed": per_seed}
     out_dir = Path(out_dir)
@@ -434,8 +429,7 @@ def run(settings: Settings, out_dir: Path, command: str) -> dict:
 
 
 def _cell(stats: dict[str, float], percent: bool = False) -> str:
-    scale, digits = (100, 1) if percent else (1, 3)
-    return f"{scale * stats['mean']:.{digits}f} ± {scale * stats['std']:.{digits}f}"
+    return plus_minus(stats, 100, 1) if percent else plus_minus(stats)
 
 
 def _curve_names(s: Settings) -> list[str]:

@@ -75,7 +75,7 @@ from tqdm.auto import tqdm
 
 from simve import losses
 from simve.errors import SimveError
-from simve.experiments.common import experiment, timer, write_outputs
+from simve.experiments.common import experiment, mean_std, plus_minus, timer, write_outputs
 from simve.models.likelihoods import Gaussian
 from simve.models.simve import SimVE
 from simve.nets import GaussianHead
@@ -496,8 +496,7 @@ def summarise(rows: list[dict], metrics: tuple[str, ...]) -> list[dict]:
     for (dim, anisotropy, method), members in groups.items():
         entry = {"dim": dim, "anisotropy": anisotropy, "method": method, "seeds": len(members)}
         for metric in metrics:
-            values = torch.tensor([m[metric] for m in members], dtype=torch.float64)
-            entry[metric] = {"mean": float(values.mean()), "std": float(values.std(correction=0))}
+            entry[metric] = mean_std(m[metric] for m in members)
         summary.append(entry)
     return summary
 
@@ -545,7 +544,7 @@ def findings(summary: list[dict], clip_summary: list[dict], s: Settings) -> list
 
 
 def pm(entry: dict, metric: str, scale: float = 1.0, digits: int = 1) -> str:
-    return f"{scale * entry[metric]['mean']:.{digits}f} ± {scale * entry[metric]['std']:.{digits}f}"
+    return plus_minus(entry[metric], scale, digits)
 
 
 def markdown(summary: list[dict], clip_summary: list[dict], lines: list[str], s: Settings) -> str:
