@@ -12,6 +12,9 @@ from pathlib import Path
 
 from simve import __version__
 from simve.errors import SimveError
+from simve.evaluate.probes import PROBES
+from simve.models import benchmark_models, model_names, option_fields, option_hints
+from simve.models.base import parse_value
 
 
 def positive_int(text: str) -> int:
@@ -32,14 +35,6 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
     return value
-
-
-def number_or_word(text: str) -> float | str:
-    """A number where ``text`` is one, else the word itself (the model checks it)."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
 
 
 def _data_options() -> argparse.ArgumentParser:
@@ -100,8 +95,8 @@ def data_show(args) -> None:
 def demo(args) -> None:
     from simve.demo import run_demo
 
-    print(run_demo(args.out, seed=args.seed))
-    print(f"wrote {Path(args.out) / 'table.md'} and the figures beside it")
+    print(run_demo(args.out, seed=args.seed, command=args.command_line))
+    print(f"wrote {Path(args.out) / 'table.md'}, {Path(args.out) / 'results.json'} and the figures beside them")
 
 
 # The `train` options a resumed run may give besides --out, the model knobs (passed to the model only
@@ -154,34 +149,32 @@ def train(args) -> None:
 def sample(args) -> None:
     import torch
 
-    from simve.plots import _square, save_image_grid
+    from simve.plots import save_image_grid, square
     from simve.train import load_trained
 
     config, _, model = load_trained(args.run_dir, args.device)
-    if not model.generative:
+    if not model.can("sample"):
         raise SimveError(f"{config.model} is not a generative model: it has no samples to draw")
     torch.manual_seed(args.seed)
     with torch.no_grad():
         images = model.sample(args.n)
-    path = save_image_grid(_square(images), args.out, f"{config.model} on {config.data}: {args.n} samples from the prior")
+    path = save_image_grid(square(images), args.out, f"{config.model} on {config.data}: {args.n} samples from the prior")
     print(f"wrote {path}")
 
 
 def eval_gen(args) -> None:
-    import json
-
     from simve.data import MultiView, preset
-    from simve.evaluate import generative_metrics
+    from simve.evaluate.generative import generative_metrics
+    from simve.io import write_json
     from simve.train import load_trained
 
     config, data, model = load_trained(args.run_dir, args.device)
-    if not model.generative:
+    if not model.can("bounds"):
         raise SimveError(f"{config.model} is not a generative model: it has no likelihood bounds")
     split = data.test if args.limit is None else data.test.subset(slice(0, args.limit))
     metrics = generative_metrics(model, split, MultiView(preset(data.preset), config.views),
                                  particles=args.particles, seed=args.seed)
-    path = Path(args.run_dir) / "eval-gen.json"
-    path.write_text(json.dumps({"command": args.command_line, **metrics}, indent=2) + "\n")
+    path = write_json(Path(args.run_dir) / "eval-gen.json", {"command": args.command_line, **metrics}, indent=2)
     print(f"{config.model} on {config.data} test ({metrics['images']} images x {metrics['views']} views, "
           f"K = {args.particles}):")
     print(f"  ELBO {metrics['elbo_per_view']:.2f}  IWAE {metrics['iwae_per_view']:.2f}  nats per view")
@@ -190,21 +183,22 @@ def eval_gen(args) -> None:
 
 
 def eval_run(args) -> None:
-    from simve.evaluate.report import evaluate, markdown_table, write_results
+    from simve.evaluate.report import evaluate, markdown_table
+    from simve.runs import timer, write_results
     from simve.train import load_trained
 
+    elapsed = timer()
     config, data, model = load_trained(args.run_dir, args.device)
     results = evaluate(model, data, probes=args.probes, seed=args.seed, max_train=args.max_train,
                        particles=args.particles, views=config.views)
-    results["run"] = {"command": args.command_line, "config": config.to_dict(),
-                      "data": {"train": len(data.train), "val": len(data.val), "test": len(data.test)}}
-    header = (f"# {config.model} on {config.data}, {config.epochs} epochs, seed {config.seed}\n\n"
-              f"Made by `{args.command_line}`. Test accuracy (%) of probes fitted on {len(data.train)} train "
-              f"images (at most {args.max_train}), chosen on {len(data.val)} validation images, "
-              f"scored once on {len(data.test)} test images.")
-    _, table = write_results(results, Path(args.run_dir) / "eval", header)
-    print(markdown_table(results, args.probes))
-    print(f"wrote {table}")
+    table = markdown_table(results, args.probes)
+    text = (f"Test accuracy (%) of probes fitted on {len(data.train)} train images (at most {args.max_train}), "
+            f"chosen on {len(data.val)} validation images, scored once on {len(data.test)} test images.\n\n{table}")
+    meta = {"config": config.to_dict(), "data": {"train": len(data.train), "val": len(data.val), "test": len(data.test)}}
+    _, path = write_results(Path(args.run_dir) / "eval", f"{config.model} on {config.data}, {config.epochs} epochs, "
+                            f"seed {config.seed}", args.command_line, elapsed(), text, results, meta)
+    print(table)
+    print(f"wrote {path}")
 
 
 def benchmark(args) -> None:
@@ -212,7 +206,7 @@ def benchmark(args) -> None:
 
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     spec = BenchmarkSpec(
-        data=args.data, models=models, seeds=args.seeds, epochs=args.epochs, out=Path(args.out),
+        data=args.data, models=models, seeds=tuple(range(args.seeds)), epochs=args.epochs, out=Path(args.out),
         runs=Path(args.runs or Path("runs") / Path(args.out).name),
         data_root=str(Path(args.data_root).resolve()) if args.data_root else None, limit=args.limit,
         probes=args.probes, particles=args.particles, max_train=args.max_train, sweep=parse_sweep(args.sweep),
@@ -236,7 +230,7 @@ def _train_parser(commands) -> None:
     p = commands.add_parser("train", parents=[common], help="train a model; resumable from its run folder",
                             description="Train a model into RUN_DIR (config.json, checkpoint.pt, metrics.jsonl, "
                                         "figures/). With --resume, continue the run in RUN_DIR at the exact batch.")
-    p.add_argument("--model", help="model name: simve, vae, beta-vae, cr-vae, ...")
+    p.add_argument("--model", choices=model_names(), help="model name")
     p.add_argument("--data", help="dataset name or path of a .npz file")
     p.add_argument("--epochs", type=positive_int, metavar="E", help="train up to E epochs in all")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="the run folder")
@@ -248,41 +242,34 @@ def _train_parser(commands) -> None:
     p.add_argument("--checkpoint-every", type=positive_int, metavar="N",
                    help="steps between checkpoints (default 500; also at the end of every epoch)")
     knobs = p.add_argument_group("model options (passed to the model only when given; defaults are the model's)")
-    knobs.add_argument("--latent-dim", type=positive_int, metavar="D", help="latent dimension d")
-    knobs.add_argument("--net", choices=("auto", "mlp", "conv"), help="encoder/decoder family")
-    knobs.add_argument("--likelihood", choices=("bernoulli", "gaussian", "continuous-bernoulli"))
-    knobs.add_argument("--sigma-x", type=number_or_word, metavar="SIGMA|learned|learned-pixel",
-                       help="Gaussian likelihood scale: a number, or learned (shared) / learned-pixel")
-    knobs.add_argument("--prior-var", type=float, metavar="S2", help="SimVE: variance s^2 of z around the content y")
-    knobs.add_argument("--content-prior", choices=("gaussian", "flat"), help="SimVE: prior of the content y")
-    knobs.add_argument("--content-scale", type=float, metavar="SY", help="SimVE: s_y of the gaussian content prior")
-    knobs.add_argument("--content-guide", choices=("marginal", "sampled"), help="SimVE: integrate y out or sample it")
-    knobs.add_argument("--beta", type=float, help="weight of the latent terms (beta-VAE, SimVE)")
-    knobs.add_argument("--consistency-weight", type=float, metavar="LAMBDA", help="CR-VAE: weight of the consistency term")
-    knobs.add_argument("--head", choices=("mlp", "linear", "none"), help="discriminative models: projection head")
-    explicit = {action.dest for action in knobs._group_actions}
-    for name, defaults in _model_knobs().items():
-        if name not in explicit:
-            kind = {bool: _yes_no, int: int, float: float}.get(type(defaults[0][1]), str)
-            knobs.add_argument("--" + name.replace("_", "-"), type=kind, metavar=name.split("_")[-1].upper(),
-                               help="default " + ", ".join(f"{model} {value}" for model, value in defaults))
+    for name, (hint, meta, defaults) in _model_knobs().items():
+        choices = meta.get("choices")
+        knobs.add_argument("--" + name.replace("_", "-"), type=_option_type(hint), choices=choices,
+                           metavar=None if choices else name.split("_")[-1].upper(),
+                           help=f"{meta['help']} (default " + ", ".join(f"{m} {v}" for m, v in defaults) + ")")
     p.set_defaults(run=train)
 
 
-def _yes_no(text: str) -> bool:
-    if text.lower() not in ("yes", "no", "true", "false"):
-        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
-    return text.lower() in ("yes", "true")
+def _option_type(hint):
+    """argparse type for a model option of type ``hint`` (see :func:`simve.models.base.parse_value`)."""
+    def parse(text: str):
+        try:
+            return parse_value(hint, text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return parse
 
 
-def _model_knobs() -> dict[str, list[tuple[str, object]]]:
-    """Every option of every registered model, with the models that take it and their defaults."""
-    from simve.models import MODELS, model_options
-
-    knobs: dict[str, list[tuple[str, object]]] = {}
-    for model in MODELS:
-        for name, default in model_options(model).items():
-            knobs.setdefault(name, []).append((model, default))
+def _model_knobs() -> dict[str, tuple[object, dict, list[tuple[str, object]]]]:
+    """Every option of every registered model: its type and declaration (from the first model that has
+    it), and the models that take it with their defaults."""
+    knobs: dict[str, tuple[object, dict, list]] = {}
+    for model in model_names():
+        hints = option_hints(model)
+        for field in option_fields(model):
+            entry = knobs.setdefault(field.name, (hints[field.name], dict(field.metadata), []))
+            entry[2].append((model, field.default))
     return knobs
 
 
@@ -320,8 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=positive_int, metavar="N", help="use the first N test images")
     p.set_defaults(run=eval_gen)
     p = _run_dir_parser(commands, "eval", "content and style probes of a trained run: results.json and table.md")
-    p.add_argument("--probes", type=_probe_list, default=("linear", "mlp", "knn", "mean"),
-                   help="comma-separated probes among linear, mlp, knn, mean (default all)")
+    p.add_argument("--probes", type=_probe_list, default=PROBES,
+                   help=f"comma-separated probes among {', '.join(PROBES)} (default all)")
     p.add_argument("--max-train", type=positive_int, default=10_000, metavar="N",
                    help="fit probes on at most N training images (default 10000)")
     p.add_argument("--particles", type=int, default=100, metavar="K",
@@ -339,13 +326,14 @@ def _benchmark_parser(commands) -> None:
     p.add_argument("--data", required=True, help="dataset name or path of a .npz file")
     p.add_argument("--data-root", metavar="DIR")
     p.add_argument("--limit", type=positive_int, metavar="N", help="use at most N train and N test images")
-    p.add_argument("--models", default="simve,vae,beta-vae,cr-vae,simclr,vicreg,moco,align-uniform",
-                   help="comma-separated models (default: the eight of the paper's table)")
+    p.add_argument("--models", default=",".join(benchmark_models()),
+                   help="comma-separated rows, each a model or METHOD:KNOB=VALUE[:...] such as simve:prior_var=0.01 "
+                        "(default: the models of the paper's table, %(default)s)")
     p.add_argument("--seeds", type=positive_int, default=3)
     p.add_argument("--epochs", type=positive_int, required=True)
     p.add_argument("--out", required=True, metavar="DIR", help="results folder, e.g. results/glyphs")
     p.add_argument("--runs", metavar="DIR", help="where the runs live (default runs/<name of --out>)")
-    p.add_argument("--probes", type=_probe_list, default=("linear", "mlp", "knn", "mean"))
+    p.add_argument("--probes", type=_probe_list, default=PROBES)
     p.add_argument("--particles", type=int, default=100, metavar="K", help="IWAE samples (0 skips the bounds)")
     p.add_argument("--max-train", type=positive_int, default=10_000, metavar="N")
     p.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
@@ -376,7 +364,7 @@ def _setting_type(hint):
             return tuple(item(part.strip()) for part in text.split(",") if part.strip())
 
         return items
-    return {bool: _yes_no, int: int, float: float}.get(hint, str)
+    return _option_type(hint)
 
 
 def _experiment_parser(commands) -> None:
@@ -401,9 +389,9 @@ def _experiment_parser(commands) -> None:
 
 def _probe_list(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in ("linear", "mlp", "knn", "mean")]
+    unknown = [n for n in names if n not in PROBES]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown probe {', '.join(unknown) or '(none)'}; choose from linear, mlp, knn, mean")
+        raise argparse.ArgumentTypeError(f"unknown probe {', '.join(unknown) or '(none)'}; choose from {', '.join(PROBES)}")
     return names
 
 

@@ -60,7 +60,7 @@ def save_view_grid(originals: torch.Tensor, views: torch.Tensor, path: str | Pat
     return save_image_grid(torch.cat([originals[:, None], views], dim=1), path, title, column_labels=labels)
 
 
-def _square(images: torch.Tensor) -> torch.Tensor:
+def square(images: torch.Tensor) -> torch.Tensor:
     """``(N, C, H, W)`` -> ``(R, K, C, H, W)`` with K = ceil(sqrt(N)), dropping the incomplete row."""
     cols = max(1, math.ceil(math.sqrt(len(images))))
     rows = max(1, len(images) // cols)
@@ -78,10 +78,10 @@ def save_generative_figures(model, images: torch.Tensor, out_dir: str | Path, n_
     paths = [
         save_image_grid(torch.stack([images, model.reconstruct(images)]).transpose(0, 1), out_dir / "reconstructions.png",
                         f"{name}: images (left) and reconstructions (right)", ["image", "reconstruction"]),
-        save_image_grid(_square(model.sample(n_samples)), out_dir / "samples.png", f"{name}: samples from the prior"),
+        save_image_grid(square(model.sample(n_samples)), out_dir / "samples.png", f"{name}: samples from the prior"),
         save_traversals(model, images[0], out_dir / "traversals.png"),
     ]
-    if hasattr(model, "same_content_new_style"):
+    if model.can("new_style"):
         styles = model.same_content_new_style(images, 7)
         paths.append(save_image_grid(
             torch.cat([images[:, None], styles], dim=1), out_dir / "same_content_new_style.png",

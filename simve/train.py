@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -30,12 +29,12 @@ import pyro
 import torch
 from tqdm import tqdm
 
-import simve.models  # noqa: F401  (registers the models)
 from simve import __version__
 from simve.data import MultiView, ViewLoader, load_dataset, preset
-from simve.data.paths import write_atomic
 from simve.errors import SimveError
-from simve.models.base import SSLModel, build_model
+from simve.io import write_atomic, write_text
+from simve.models import SSLModel, build_model
+from simve.plots import save_generative_figures
 
 CONFIG, CHECKPOINT, METRICS, FIGURES = "config.json", "checkpoint.pt", "metrics.jsonl", "figures"
 CHECKPOINT_FORMAT = "simve-checkpoint-1"
@@ -113,11 +112,6 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     """The records of ``metrics.jsonl``, in order (empty if there are none yet)."""
     path = Path(run_dir) / METRICS
     return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
-
-
-def distributed() -> tuple[int, int]:
-    """``(rank, world_size)`` from torchrun's environment; ``(0, 1)`` for a single process."""
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def choose_device(name: str) -> torch.device:
@@ -225,6 +219,37 @@ def validation_loss(model: SSLModel, loader: ViewLoader, seed: int) -> float | N
     return total / len(loader.split)
 
 
+# --- the optimiser step, shared by every fit ----------------------------------------------
+
+
+class NonFiniteLoss(SimveError):
+    """The loss of a step was nan or inf (nothing was updated)."""
+
+
+def descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> float:
+    """One optimiser step on ``loss``; its value, or :class:`NonFiniteLoss` before any update."""
+    value = loss.item()
+    if not math.isfinite(value):
+        raise NonFiniteLoss(f"loss became {value}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return value
+
+
+def fit(module: torch.nn.Module, batch_loss, steps: int, lr: float) -> torch.nn.Module:
+    """Adam (learning rate ``lr``) on ``batch_loss()``, a fresh batch's loss, for ``steps`` steps.
+
+    The small in-memory fits of the theory experiments use it; :func:`train` takes the same step."""
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr)
+    for step in range(1, steps + 1):
+        try:
+            descend(batch_loss(), optimizer)
+        except NonFiniteLoss as err:
+            raise SimveError(f"{err} at step {step} of {steps}; lower the learning rate") from None
+    return module
+
+
 # --- the loop -------------------------------------------------------------------------------
 
 
@@ -242,8 +267,6 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
     ``config`` must equal its ``config.json`` except for ``epochs`` and ``device``.
     """
     run_dir = Path(run_dir)
-    rank, world = distributed()
-    main = rank == 0
     if resume:
         differ = _differences(load_config(run_dir), config)
         if differ:
@@ -263,8 +286,6 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
     val_loader = ViewLoader(data.val, multiview, config.batch_size, shuffle=False, drop_last=False,
                             seed=config.seed, device=device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    if world > 1:  # the place for torchrun: wrap the model in DistributedDataParallel, shard the loader by rank
-        raise SimveError(f"WORLD_SIZE={world}: distributed training is not implemented yet; run one process")
 
     at = {"step": 0, "epoch": 0, "batch": 0, "epoch_loss_sum": 0.0, "elapsed": 0.0}  # where the run starts
     if resume:
@@ -274,16 +295,14 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
         at = {key: state[key] for key in at}
         if config.epochs < at["epoch"]:
             raise SimveError(f"the run has trained {at['epoch']} epochs already; pass --epochs {at['epoch']} or more")
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(run_dir / CONFIG, lambda tmp: tmp.write_text(json.dumps(config.to_dict(), indent=2) + "\n"))
-        if resume:
-            _truncate_metrics(run_dir, at["step"])
-        else:
-            save_checkpoint(run_dir / CHECKPOINT, model, optimizer, config, at)
+    write_text(run_dir / CONFIG, json.dumps(config.to_dict(), indent=2) + "\n")
+    if resume:
+        _truncate_metrics(run_dir, at["step"])
+    else:
+        save_checkpoint(run_dir / CHECKPOINT, model, optimizer, config, at)
 
     step, saved_step, elapsed = at["step"], at["step"], at["elapsed"]
-    bar = tqdm(total=config.epochs * len(loader), initial=step, unit="step", disable=None if main else True,
+    bar = tqdm(total=config.epochs * len(loader), initial=step, unit="step", disable=None,
                desc=f"{config.model} on {data.name}")
     window_views, window_time = 0, 0.0
     model.train()
@@ -291,13 +310,10 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
         start, loss_sum = (at["batch"], at["epoch_loss_sum"]) if epoch == at["epoch"] else (0, 0.0)
         tick = time.perf_counter()
         for batch, (views, _, _) in enumerate(loader.epoch_batches(epoch, start), start=start + 1):
-            loss = model.loss(views)
-            value = loss.item()
-            if not math.isfinite(value):
-                raise _diverged(f"loss became {value}", step + 1, epoch + 1, saved_step, run_dir)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            try:
+                value = descend(model.loss(views), optimizer)
+            except NonFiniteLoss as err:
+                raise _diverged(str(err), step + 1, epoch + 1, saved_step, run_dir) from None
             step, loss_sum = step + 1, loss_sum + value
             now = time.perf_counter()
             window_views += views.shape[0] * views.shape[1]
@@ -306,27 +322,27 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
             if step % config.log_every == 0:
                 speed = window_views / window_time
                 bar.set_postfix(loss=f"{value:.4g}", views_per_s=f"{speed:.0f}")
-                if main:
-                    _log(run_dir, {"step": step, "epoch": epoch + 1, "loss": value,
-                                   "lr": optimizer.param_groups[0]["lr"], "views_per_s": speed, "time": elapsed})
+                _log(run_dir, {"step": step, "epoch": epoch + 1, "loss": value,
+                               "lr": optimizer.param_groups[0]["lr"], "views_per_s": speed, "time": elapsed})
                 window_views, window_time = 0, 0.0
             end_of_epoch = batch == len(loader)
             if step % config.checkpoint_every and not end_of_epoch:
                 continue
             if not all(torch.isfinite(p).all() for p in model.parameters()):
                 raise _diverged("the parameters became nan or inf", step, epoch + 1, saved_step, run_dir)
-            if main and end_of_epoch:
+            if end_of_epoch:
                 _log(run_dir, {"step": step, "epoch": epoch + 1, "train_loss": loss_sum / len(loader),
                                "val_loss": validation_loss(model, val_loader, config.seed), "time": elapsed})
-            if main:
-                now_at = {"step": step, "epoch": epoch + end_of_epoch, "batch": 0 if end_of_epoch else batch,
-                          "epoch_loss_sum": 0.0 if end_of_epoch else loss_sum, "elapsed": elapsed}
-                save_checkpoint(run_dir / CHECKPOINT, model, optimizer, config, now_at)
+            now_at = {"step": step, "epoch": epoch + end_of_epoch, "batch": 0 if end_of_epoch else batch,
+                      "epoch_loss_sum": 0.0 if end_of_epoch else loss_sum, "elapsed": elapsed}
+            save_checkpoint(run_dir / CHECKPOINT, model, optimizer, config, now_at)
             saved_step, tick = step, time.perf_counter()
     bar.close()
     model.eval()
-    if main:
-        _save_figures(model, data, device, run_dir / FIGURES)
+    if model.can("sample") and step > at["step"]:  # a finished run only loads: its figures are there
+        split = data.val if len(data.val) else data.train
+        with torch.no_grad():
+            save_generative_figures(model, MultiView.original(split.images[:16]).to(device), run_dir / FIGURES)
     return model
 
 
@@ -348,15 +364,3 @@ def load_trained(run_dir: str | Path, device: str = "auto") -> tuple[TrainConfig
     except (RuntimeError, KeyError) as err:
         raise SimveError(f"{run_dir / CHECKPOINT} does not fit the model ({str(err).splitlines()[0]})") from None
     return config, data, model.to(choose_device(device)).eval()
-
-
-def _save_figures(model: SSLModel, data, device: torch.device, out_dir: Path) -> None:
-    """Samples and reconstructions of a generative model, where :mod:`simve.plots` can draw them."""
-    import simve.plots
-
-    save = getattr(simve.plots, "save_generative_figures", None)
-    if not (model.generative and save):
-        return
-    split = data.val if len(data.val) else data.train
-    with torch.no_grad():
-        save(model, MultiView.original(split.images[:16]).to(device), out_dir)

@@ -1,7 +1,9 @@
 import pytest
 import torch
 
-import simve  # noqa: F401  (before torchvision: it patches a CPU/CUDA build mismatch)
+from simve.data.torchvision_compat import ensure_importable
+
+ensure_importable()  # before torchvision: a CUDA build on CPU torch needs two op schemas declared
 
 # isort: split
 import torchvision.transforms.v2.functional as TF

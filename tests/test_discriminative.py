@@ -87,7 +87,7 @@ def test_curl_block_and_hinge():
     ("simclr", {"temperature": 0}, "temperature must be positive"),
     ("moco", {"momentum": 1.0}, "momentum must be in [0, 1)"),
     ("curl", {"curl_loss": "square"}, "curl_loss must be one of logistic, hinge"),
-    ("vicreg", {"head": "deep"}, "unknown projection head 'deep'"),
+    ("vicreg", {"head": "deep"}, "head must be one of mlp, linear, none, got 'deep'"),
     ("simclr", {"prior_var": 0.1}, "simclr takes no option prior_var"),
 ])
 def test_bad_options(name, options, message):

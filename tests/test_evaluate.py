@@ -11,7 +11,9 @@ import torch
 from simve.cli import main
 from simve.data import MultiView, load_dataset, preset
 from simve.evaluate.metrics import alignment_uniformity
-from simve.evaluate.report import RawPixels, comparison_table, evaluate, finite, markdown_table, summarise
+from simve.evaluate.report import comparison_table, evaluate, markdown_table, summarise
+from simve.io import finite
+from simve.models.anchors import RawPixels
 from simve.models.base import SSLModel
 
 
@@ -71,8 +73,9 @@ def test_eval_command_writes_results(tmp_path, capsys):
     assert main(["train", "--model", "simclr", "--data", "glyphs", "--limit", "300", "--epochs", "1",
                  "--out", str(run)]) == 0
     assert main(["eval", str(run), "--probes", "linear,knn", "--particles", "0"]) == 0
-    results = json.loads((run / "eval" / "results.json").read_text())
-    assert results["run"]["command"].startswith("simve eval") and "content" in results["tasks"]
+    stored = json.loads((run / "eval" / "results.json").read_text())
+    results = stored["results"]
+    assert stored["meta"]["command"].startswith("simve eval") and "content" in results["tasks"]
     assert set(results["tasks"]["content"]["probes"]) == {"linear", "knn"}
     assert "| content | content |" in (run / "eval" / "table.md").read_text()
 
@@ -83,8 +86,9 @@ def test_demo_on_tiny_settings(tmp_path):
     table = run_demo(tmp_path, limit=300, epochs=1)
     for row in ("raw pixels", "random encoder", "simve", "simve prior_var=0.01", "vae", "simclr"):
         assert f"| {row} |" in table
-    assert (tmp_path / "table.md").exists() and (tmp_path / "content_vs_style.png").exists()
-    checkpoint = tmp_path / "runs" / "simve" / "checkpoint.pt"
+    assert (tmp_path / "table.md").exists() and (tmp_path / "figures" / "content_vs_style.png").exists()
+    assert (tmp_path / "glyph_views.png").exists()
+    (checkpoint,) = (tmp_path / "runs").glob("simve-e1-s0-*/checkpoint.pt")
     stamp = checkpoint.stat().st_mtime_ns
     run_demo(tmp_path, limit=300, epochs=1)  # a second call reuses the finished runs
     assert checkpoint.stat().st_mtime_ns == stamp
@@ -96,35 +100,43 @@ def test_benchmark_on_tiny_settings_and_reuse(tmp_path):
             "--epochs", "1", "--probes", "linear", "--particles", "2", "--sweep", "views=3",
             "--out", str(out), "--runs", str(runs)]
     assert main(argv) == 0
-    results = json.loads((out / "results.json").read_text())
-    assert results["meta"]["command"].startswith("simve benchmark") and results["meta"]["seeds"] == 2
-    assert set(results["rows"]) == {"raw pixels", "random encoder", "vae", "simclr", "simclr (d=10)", "simve views=3"}
-    assert all(len(runs_) == 2 for runs_ in results["rows"].values())
+    stored = json.loads((out / "results.json").read_text())
+    results = stored["results"]
+    assert stored["meta"]["command"].startswith("simve benchmark") and stored["meta"]["seeds"] == 2
+    assert set(results) == {"raw pixels", "random encoder", "vae", "simclr", "simclr (d=10)", "simve views=3"}
+    assert all(len(runs_) == 2 for runs_ in results.values())
     table = (out / "table.md").read_text()
     assert "| simclr (d=10) |" in table and "Generative bounds" in table
     assert {p.name for p in (out / "figures").iterdir()} >= {"content_vs_style.png", "embeddings_pca.png",
                                                              "vae_samples.png", "vae_reconstructions.png"}
-    reused = [runs / "vae-s0" / "checkpoint.pt", runs / "anchor-raw-pixels-s1.json"]
+    reused = [*runs.glob("vae-e1-s0-*/checkpoint.pt"), *runs.glob("vae-e1-s0-*/eval/benchmark.json"),
+              runs / "anchor-raw-pixels-s1.json"]
+    assert len(reused) == 3
     stamps = [path.stat().st_mtime_ns for path in reused]
     assert main(argv) == 0
     assert [path.stat().st_mtime_ns for path in reused] == stamps
-    assert json.loads((out / "results.json").read_text())["rows"] == results["rows"]
+    assert json.loads((out / "results.json").read_text())["results"] == results
     assert main([*argv, "--no-anchors"]) == 0
-    assert set(json.loads((out / "results.json").read_text())["rows"]) == set(results["rows"]) - {
+    assert set(json.loads((out / "results.json").read_text())["results"]) == set(results) - {
         "raw pixels", "random encoder"}
 
 
 def test_sweep_rows_set_model_options_or_training(tmp_path):
-    from simve.benchmark import BenchmarkSpec, Variant, _variants, parse_sweep
+    from simve.benchmark import BenchmarkSpec, benchmark_rows, parse_sweep
+    from simve.runs import Variant
 
     sweep = parse_sweep(["sigma_x=0.05", "likelihood=gaussian", "lr=3e-3", "latent_dim=4", "views=4"])
     assert sweep == {"sigma_x": [0.05], "likelihood": ["gaussian"], "lr": [0.003], "latent_dim": [4], "views": [4]}
-    spec = BenchmarkSpec(data="glyphs", models=("simve",), seeds=1, epochs=2, out=tmp_path, runs=tmp_path, sweep=sweep)
-    rows = _variants(spec, (1, 28, 28))
-    assert rows["simve likelihood=gaussian"] == Variant("simve", {"likelihood": "gaussian"})
-    assert rows["simve lr=0.003"].config(spec, seed=1).lr == 0.003
-    assert rows["simve views=4"].config(spec, seed=1).views == 4 and rows["simve"].config(spec, 0).views == 2
-    assert rows["simve latent_dim=4"].config(spec, seed=0).model_options == {"latent_dim": 4}
+    spec = BenchmarkSpec(data="glyphs", models=("simve", "simclr:temperature=0.2"), seeds=(0,), epochs=2,
+                         out=tmp_path, runs=tmp_path, sweep=sweep)
+    rows, swept = benchmark_rows(spec, (1, 28, 28))
+    assert rows["simve likelihood=gaussian"] == Variant("simve", (("likelihood", "gaussian"),))
+    assert swept == set(rows) - {"simve", "simclr temperature=0.2", "simclr temperature=0.2 (d=10)"}
+    run = {"data": "glyphs", "epochs": 2, "seed": 1}
+    assert rows["simve lr=0.003"].config(**run).lr == 0.003
+    assert rows["simve views=4"].config(**run).views == 4 and rows["simve"].config(**run).views == 2
+    assert rows["simve latent_dim=4"].config(**run).model_options == {"latent_dim": 4}
+    assert rows["simclr temperature=0.2 (d=10)"].config(**run).model_options == {"temperature": 0.2, "latent_dim": 10}
 
 
 def test_benchmark_refuses_a_bad_sweep(tmp_path, capsys):

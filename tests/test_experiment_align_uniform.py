@@ -16,9 +16,9 @@ from simve.experiments.align_uniform import (
     compare,
     parse_configuration,
     run,
-    run_dir,
     spearman,
 )
+from simve.runs import run_folder
 
 TINY = {"seeds": 1, "limit": 300, "epochs": 1, "grid": ("simclr", "align-uniform", "vae")}
 
@@ -137,12 +137,12 @@ def test_parse_configuration():
     assert parsed.epochs == 3 and parsed.label == "align-uniform uniform_weight=4"
     config = parsed.train_config(Settings(limit=100), seed=1)
     assert config.model_options == {"uniform_weight": 4} and config.seed == 1 and config.limit == 100
-    assert run_dir(Path("r"), config).name.startswith("align-uniform-uniform_weight4-e3-s1-")
+    assert run_folder(Path("r"), config).name.startswith("align-uniform-uniform_weight4.0-e3-s1-")
 
 
 @pytest.mark.parametrize("change, message", [
     ({"grid": ()}, "grid is empty"),
-    ({"grid": ("simclr", "nonsense")}, "unknown method 'nonsense'"),
+    ({"grid": ("simclr", "nonsense")}, "unknown model 'nonsense'"),
     ({"grid": ("simclr:warmth=2",)}, "has no option 'warmth'"),
     ({"grid": ("simclr:temperature",)}, "KNOB=VALUE"),
     ({"grid": ("simclr:epochs=0",)}, "epochs must be"),

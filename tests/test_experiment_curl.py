@@ -8,20 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from simve.data.latent_classes import LatentClasses, Objective
 from simve.errors import SimveError
+from simve.evaluate.latent_classes import contrastive_loss, mean_classifier_tasks
 from simve.experiments import get_experiment
-from simve.experiments.curl import (
-    RAW,
-    SUPERVISED,
-    UNTRAINED,
-    LatentClasses,
-    Objective,
-    Settings,
-    contrastive_loss,
-    mean_classifier_tasks,
-    run,
-    run_seed,
-)
+from simve.experiments.curl import RAW, SUPERVISED, UNTRAINED, Settings, run, run_seed
 
 TINY = Settings(classes=8, input_dim=64, hidden=32, feature_dim=8, negatives=(1, 4), blocks=(2,), curve_negatives=4,
                 labels_per_class=(1, 5), steps=200, batch_size=64, heldout_per_class=60, heldout_tuples=2000, pairs=3,
@@ -41,7 +32,7 @@ def test_registered():
 
 @pytest.mark.parametrize("skew", [0.0, 1.5])
 def test_tau_is_the_collision_probability(skew):
-    source = LatentClasses.draw(replace(TINY, class_skew=skew, input_dim=2), torch.Generator().manual_seed(0))
+    source = LatentClasses.draw(TINY.classes, 2, TINY.separation, skew, TINY.noise, torch.Generator().manual_seed(0))
     weights = torch.arange(1, 9, dtype=torch.float64) ** -skew
     assert source.tau == pytest.approx(float(((weights / weights.sum()) ** 2).sum()), rel=1e-6)
     if skew == 0:
@@ -52,7 +43,8 @@ def test_tau_is_the_collision_probability(skew):
 
 
 def test_tuples_and_the_block_loss():
-    source = LatentClasses.draw(TINY, torch.Generator().manual_seed(0))
+    source = LatentClasses.draw(TINY.classes, TINY.input_dim, TINY.separation, TINY.class_skew, TINY.noise,
+                                torch.Generator().manual_seed(0))
     batch = source.tuples(5, Objective(1, 3), torch.Generator().manual_seed(0))
     assert batch.anchor.shape == (5, 64) and batch.positives.shape == (5, 3, 64)
     assert batch.negatives.shape == (5, 1, 3, 64)

@@ -42,7 +42,7 @@ class LinearDecoder(nn.Module):
 def linear_simve(**knobs):
     torch.manual_seed(0)
     decoder = LinearDecoder(torch.randn(D, LATENT), 0.1 * torch.randn(D))
-    return SimVE(LinearEncoder(), decoder, Gaussian((1, 1, D), SIGMA, link="identity"), LATENT, **knobs)
+    return SimVE(LinearEncoder(), decoder, Gaussian((1, 1, D), SIGMA, link="identity"), LATENT, SimVE.Options(**knobs))
 
 
 def exact_log_marginal(model, views):
@@ -190,13 +190,13 @@ def test_bounds_ignore_beta_and_penalties():
     parts = (base.encoder, base.decoder, base.likelihood, LATENT)
     views = sample_linear_data(base, 16, 2)
     weights = []
-    for model in (VAE(*parts), BetaVAE(*parts, beta=4.0), CRVAE(*parts, consistency_weight=10.0)):
+    for model in (VAE(*parts), BetaVAE(*parts, BetaVAE.Options(beta=4.0)), CRVAE(*parts, CRVAE.Options(consistency_weight=10.0))):
         pyro.set_rng_seed(5)
         weights.append(model.log_weights(views, 3))
     assert torch.allclose(weights[0], weights[1]) and torch.allclose(weights[0], weights[2])
     # ... while the training losses do see them.
     losses = []
-    for model in (VAE(*parts), BetaVAE(*parts, beta=4.0), CRVAE(*parts, consistency_weight=10.0)):
+    for model in (VAE(*parts), BetaVAE(*parts, BetaVAE.Options(beta=4.0)), CRVAE(*parts, CRVAE.Options(consistency_weight=10.0))):
         pyro.set_rng_seed(5)
         losses.append(model.loss(views).item())
     assert losses[1] != pytest.approx(losses[0]) and losses[2] > losses[0]
@@ -258,7 +258,7 @@ def test_learned_sigma_is_a_parameter_and_trains():
     (lambda: build_model("simve", (3, 30, 30)), "square images of side 16, 32, 64"),
     (lambda: build_model("simve", (1, 28, 28), prior_var=0), "prior_var (s^2) must be positive"),
     (lambda: build_model("simve", (1, 28, 28), content_prior="wide"), "content_prior must be one of"),
-    (lambda: build_model("vae", (1, 28, 28), likelihood="poisson"), "unknown likelihood 'poisson'"),
+    (lambda: build_model("vae", (1, 28, 28), likelihood="poisson"), "likelihood must be one of bernoulli, gaussian, continuous-bernoulli, got 'poisson'"),
     (lambda: build_model("vae", (1, 28, 28), likelihood="gaussian", sigma_x="big"), "sigma_x must be a positive"),
     (lambda: build_model("beta-vae", (1, 28, 28), beta=-1), "beta must be positive"),
 ])

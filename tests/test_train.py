@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import shutil
@@ -9,12 +10,17 @@ from torch import nn
 
 from simve.cli import main
 from simve.errors import SimveError
-from simve.models.base import MODELS, SSLModel, register
+from simve.models.base import MODELS, Options, SSLModel, option, register
 from simve.train import TrainConfig, load_config, read_metrics, train
 
 
 class Interrupted(Exception):
     """Stands for a killed process in the middle of a step."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyOptions(Options):
+    latent_dim: int = option(8, "code size", positive=True)
 
 
 class TinyAE(SSLModel):
@@ -24,22 +30,23 @@ class TinyAE(SSLModel):
     loss nan or raise :class:`Interrupted`.
     """
 
+    Options = TinyOptions
     min_views = 2
     nan_at: int | None = None
     stop_at: int | None = None
 
-    def __init__(self, image_shape, latent_dim):
-        super().__init__()
+    def __init__(self, image_shape, options):
+        super().__init__(options)
         pixels = image_shape[0] * image_shape[1] * image_shape[2]
+        latent_dim = options.latent_dim
         self.encoder, self.decoder = nn.Linear(pixels, latent_dim), nn.Linear(latent_dim, pixels)
         self.calls = 0
 
     @classmethod
-    def build(cls, image_shape, *, latent_dim=8):
-        return cls(image_shape, latent_dim)
+    def build(cls, image_shape, options):
+        return cls(image_shape, options)
 
-    def loss(self, views):
-        self.check_views(views)
+    def objective(self, views):
         x = views.flatten(2)
         noisy = x + 0.05 * torch.randn_like(x) if self.training else x
         loss = (self.decoder(self.encoder(noisy)) - x).pow(2).mean(-1).sum(1).mean()

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
 DEFAULT_HOME = Path("~/.cache/simve")
 
 
@@ -29,22 +27,3 @@ def cache_dir() -> Path:
     path = Path(os.environ.get("SIMVE_CACHE") or DEFAULT_HOME).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def write_atomic(path: Path, write) -> None:
-    """``write(tmp)`` to a temporary file beside ``path``, then move it into place, so that a crash
-    leaves either the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
-    """Write ``arrays`` to ``path`` through a temporary file, so a crash leaves no half file."""
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-    write_atomic(path, write)

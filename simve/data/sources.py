@@ -18,8 +18,10 @@ import torch
 
 from simve.data import glyphs
 from simve.data.base import Factor, ImageData, Split, split_validation
-from simve.data.paths import cache_dir, data_root, save_npz_atomic
+from simve.data.paths import cache_dir, data_root
+from simve.data.torchvision_compat import datasets as torchvision_datasets
 from simve.errors import SimveError
+from simve.io import save_npz
 
 GLYPH_COUNTS = (60_000, 10_000)  # train, test
 GLYPH_SEEDS = (0, 1)  # the glyph dataset is fixed: train and test are drawn from these seeds
@@ -89,9 +91,7 @@ def _torchvision_digits(cls_name: str) -> Callable[[Path, bool], dict]:
     """MNIST and FashionMNIST: torchvision keeps the whole split as a uint8 tensor."""
 
     def load(folder: Path, download: bool) -> dict:
-        import torchvision.datasets as tvd
-
-        cls = getattr(tvd, cls_name)
+        cls = getattr(torchvision_datasets(), cls_name)
         parts = {}
         for part, train in (("train", True), ("test", False)):
             ds = cls(str(folder), train=train, download=download)
@@ -102,8 +102,7 @@ def _torchvision_digits(cls_name: str) -> Callable[[Path, bool], dict]:
 
 
 def _torchvision_cifar10(folder: Path, download: bool) -> dict:
-    import torchvision.datasets as tvd
-
+    tvd = torchvision_datasets()
     parts = {}
     for part, train in (("train", True), ("test", False)):
         ds = tvd.CIFAR10(str(folder), train=train, download=download)
@@ -113,7 +112,6 @@ def _torchvision_cifar10(folder: Path, download: bool) -> dict:
 
 def _torchvision_celeba(folder: Path, download: bool) -> dict:
     """CelebA from torchvision, centre-cropped and resized to 64x64 once, then cached."""
-    import torchvision.datasets as tvd
     from tqdm import tqdm
 
     cached = cache_dir() / "celeba" / f"celeba{CELEBA_SIZE}.npz"
@@ -121,7 +119,7 @@ def _torchvision_celeba(folder: Path, download: bool) -> dict:
         left, top, side = CELEBA_CROP
         arrays = {}
         for part, split in (("train", "train"), ("test", "test")):
-            ds = tvd.CelebA(str(folder), split=split, target_type="attr", download=download)
+            ds = torchvision_datasets().CelebA(str(folder), split=split, target_type="attr", download=download)
             images = np.empty((len(ds), CELEBA_SIZE, CELEBA_SIZE, 3), np.uint8)
             for i in tqdm(range(len(ds)), desc=f"CelebA {part}: crop and resize", unit="img"):
                 image = ds[i][0].crop((left, top, left + side, top + side))
@@ -130,7 +128,7 @@ def _torchvision_celeba(folder: Path, download: bool) -> dict:
             arrays[f"attr_{part}"] = ds.attr.numpy().astype(np.int8)
             arrays[f"y_{part}"] = arrays[f"attr_{part}"][:, ds.attr_names.index("Male")]
         arrays["attr_names"] = np.array(ds.attr_names[:40])
-        save_npz_atomic(cached, **arrays)
+        save_npz(cached, **arrays)
     return read_npz(cached)
 
 
@@ -191,7 +189,7 @@ def _load_glyphs(kind: str, limit: int | None) -> tuple[dict, str]:
         parts = {p: _render(kind, n, s) for p, n, s in zip(("train", "test"), counts, GLYPH_SEEDS)}
         arrays = {f"{k}_{p}": getattr(split, attr).numpy() for p, split in parts.items()
                   for k, attr in (("x", "images"), ("y", "labels"), ("f", "factors"))}
-        save_npz_atomic(path, **arrays)
+        save_npz(path, **arrays)
     fields = {**parts, "class_names": glyphs.CLASS_NAMES, "factors": glyphs.glyph_factors(kind != "gray")}
     return fields, f"rendered, cached at {path}"
 

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from simve.data.base import Split
 from simve.data.views import MultiView
+from simve.evaluate.batches import image_batches
 from simve.models.generative import GenerativeModel
 
 
@@ -35,14 +36,13 @@ def generative_metrics(
     device = model.device
     generator = torch.Generator().manual_seed(seed)
     totals = {"elbo": 0.0, "iwae": 0.0, "sq_error": 0.0}
-    starts = range(0, len(split), batch_size)
-    for start in tqdm(starts, desc=f"bounds (K={particles})", unit="batch", disable=not progress):
-        images = split.images[start : start + batch_size]
+    batches = image_batches(split.images, batch_size, device)
+    for _, images, originals in tqdm(batches, desc=f"bounds (K={particles})", unit="batch", disable=not progress,
+                                     total=-(-len(split) // batch_size)):
         views, _ = multiview(images, generator)
         bounds = model.bounds(views.to(device), particles)
         totals["elbo"] += float(bounds["elbo"].sum())
         totals["iwae"] += float(bounds["iwae"].sum())
-        originals = multiview.original(images).to(device)
         totals["sq_error"] += float((model.reconstruct(originals) - originals).pow(2).mean((1, 2, 3)).sum())
     n, n_views = len(split), multiview.views
     return {

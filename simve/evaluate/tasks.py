@@ -37,8 +37,8 @@ import torch
 
 from simve.data.augment import Augment, preset
 from simve.data.base import ImageData
-from simve.data.views import MultiView
 from simve.errors import SimveError
+from simve.evaluate.batches import image_batches
 
 SPLITS = ("train", "val", "test")
 HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
@@ -209,9 +209,8 @@ def draw_params(augment: Augment, n: int, seed: int, split: str) -> dict[str, to
 def transform(augment: Augment, images: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
     """``images`` (uint8) transformed with ``params``, back to uint8 (rounded), in chunks."""
     out = torch.empty_like(images)
-    for start in range(0, len(images), _CHUNK):
-        rows = slice(start, start + _CHUNK)
-        x = augment.apply(MultiView.original(images[rows]), {k: v[rows] for k, v in params.items()})
+    for rows, _, x in image_batches(images, _CHUNK):
+        x = augment.apply(x, {k: v[rows] for k, v in params.items()})
         out[rows] = x.mul_(255.0).round_().clamp_(0.0, 255.0).to(torch.uint8)
     return out
 

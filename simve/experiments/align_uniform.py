@@ -37,37 +37,28 @@ Runs live in ``settings.runs``; a finished run (and its evaluation) is reused, a
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
-from matplotlib.colors import Normalize
 from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
-from simve.data import MultiView, load_dataset, preset
+from simve.data import MultiView, preset
 from simve.errors import SimveError
 from simve.evaluate.features import extract_features
 from simve.evaluate.metrics import alignment_uniformity
 from simve.evaluate.probes import run_probe
-from simve.evaluate.report import cached_results
-from simve.experiments.common import experiment, mean_std, plus_minus, timer, write_outputs
-from simve.models import MODELS, SSLModel, build_model, model_options
-from simve.train import TrainConfig, train_or_resume
+from simve.experiments.common import experiment, write_experiment
+from simve.figures.align_uniform import METRICS, SPACES, save_figure
+from simve.models import MODELS, SSLModel, build_model
+from simve.runs import Variant, Workspace, evaluated, parse_variant, run_folder, timer
+from simve.stats import mean_std, plus_minus
+from simve.train import TrainConfig
 
 NAME = "align-uniform"
 CONTRASTIVE = ("simclr", "align-uniform")
-SPACES = {"": "representation", "head_": "loss space"}  # key prefix -> the features the metrics are taken on
-METRICS = {"align": "L_align", "uniform": "L_uniform", "sum": "L_align + L_uniform"}
-MARKERS = {"simclr": "o", "align-uniform": "s", "simve": "^", "vae": "v"}
-EVAL_FILE = "align-uniform.json"
 FIGURE_NOTE = ("Figure: `align_uniform.png`, one row per feature space (representation, loss space): L_align "
                "against L_uniform coloured by accuracy, marker by method (the paper's figure), then accuracy against "
                "each metric; one point per encoder.")
@@ -106,44 +97,22 @@ class Configuration:
 
     @property
     def label(self) -> str:
-        return " ".join([self.method, *(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                                        for k, v in self.options)])
+        return Variant(self.method, self.options).label
 
     def train_config(self, settings: Settings, seed: int) -> TrainConfig:
         return TrainConfig(model=self.method, data=settings.data, epochs=self.epochs, limit=settings.limit,
                            batch_size=settings.batch_size, seed=seed, model_options=dict(self.options))
 
 
-def _value(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 def parse_configuration(spec: str, default_epochs: int) -> Configuration:
-    """``"simclr:temperature=0.1:epochs=2"`` -> Configuration; refuses unknown methods and knobs."""
-    method, *items = [part.strip() for part in spec.split(":")]
-    if method not in MODELS:
-        raise SimveError(f"grid entry {spec!r}: unknown method {method!r}; choose from {', '.join(MODELS)}")
-    known = model_options(method)
-    options, epochs = {}, default_epochs
-    for item in items:
-        knob, sep, text = item.partition("=")
-        if not sep or not text:
-            raise SimveError(f"grid entry {spec!r}: write each knob as KNOB=VALUE, got {item!r}")
-        if knob == "epochs":
-            epochs = _value(text)
-            if not isinstance(epochs, int) or epochs < 1:
-                raise SimveError(f"grid entry {spec!r}: epochs must be a whole number >= 1, got {text!r}")
-        elif knob in known:
-            options[knob] = _value(text)
-        else:
-            raise SimveError(f"grid entry {spec!r}: {method} has no option {knob!r}; "
-                             f"choose from {', '.join(known)} or epochs")
-    return Configuration(method, tuple(sorted(options.items())), epochs)
+    """``"simclr:temperature=0.1:epochs=2"`` -> Configuration; refuses unknown methods and knobs, and
+    training settings other than ``epochs``."""
+    variant = parse_variant(spec)
+    training = dict(variant.training)
+    if set(training) - {"epochs"}:
+        raise SimveError(f"grid entry {spec!r}: of the training settings only epochs can vary, got "
+                         f"{', '.join(sorted(set(training) - {'epochs'}))}")
+    return Configuration(variant.model, variant.options, training.get("epochs", default_epochs))
 
 
 def parse_grid(settings: Settings) -> list[Configuration]:
@@ -167,13 +136,6 @@ def parse_grid(settings: Settings) -> list[Configuration]:
 # ------------------------------------------------------------------------------ one encoder
 
 
-def run_dir(runs: Path, config: TrainConfig) -> Path:
-    """A readable folder name, made unique by a hash of the whole training config."""
-    digest = hashlib.sha1(json.dumps({**config.to_dict(), "device": None}, sort_keys=True).encode()).hexdigest()
-    knobs = "".join(f"-{k}{v}" for k, v in sorted(config.model_options.items()))
-    return runs / f"{config.model}{knobs}-e{config.epochs}-s{config.seed}-{digest[:8]}"
-
-
 class LossSpace(SSLModel):
     """A model seen through the features its loss is computed on: the projection head's output of a
     discriminative model (what Wang & Isola call the encoder's output), the representation otherwise."""
@@ -183,7 +145,7 @@ class LossSpace(SSLModel):
         self.model = model
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model.project(images) if hasattr(self.model, "project") else self.model.embed(images)
+        return self.model.project(images) if self.model.can("project") else self.model.embed(images)
 
 
 def measure(model: SSLModel, data, seed: int) -> dict[str, float]:
@@ -199,18 +161,6 @@ def measure(model: SSLModel, data, seed: int) -> dict[str, float]:
     probe = run_probe(EVAL_KEY["probe"], *parts, seed=seed)
     return {**results, "val_accuracy": probe["val_accuracy"], "accuracy": probe["test_accuracy"],
             "l2": probe["chosen"]}
-
-
-def evaluated(config: TrainConfig, runs: Path) -> dict:
-    """Train the run (or reuse it: a finished run is not trained again, an interrupted one resumes)
-    and measure it (or reuse its measurement), as the benchmark does."""
-    folder = run_dir(runs, config)
-
-    def train_and_measure() -> dict:
-        model = train_or_resume(config, folder)
-        return measure(model, config.load_data(), config.seed)
-
-    return cached_results(folder / "eval" / EVAL_FILE, {**EVAL_KEY, "epochs": config.epochs}, train_and_measure)
 
 
 # ------------------------------------------------------------------------------ the study
@@ -244,7 +194,7 @@ def summarise(configuration: Configuration, runs: list[dict]) -> dict:
     row = {"method": configuration.method, "options": dict(configuration.options), "epochs": configuration.epochs,
            "label": configuration.label, "generative": MODELS[configuration.method].generative}
     for key in [p + m for p in SPACES for m in METRICS] + ["accuracy", "val_accuracy"]:
-        stats = mean_std([r[key] for r in runs], unbiased=True)
+        stats = mean_std(r[key] for r in runs)
         row[key], row[key + "_std"] = stats["mean"], stats["std"]
     return row
 
@@ -389,59 +339,25 @@ def markdown(settings: Settings, data, rows: list[dict], found: dict, lines: lis
     return header + "\n".join(table) + "\n"
 
 
-def save_figure(encoders: list[dict], path: Path) -> Path:
-    """One row per feature space. Left: L_align (x) against L_uniform (y), colour = accuracy, marker =
-    method (the paper's figure); then accuracy against each metric. One point per encoder."""
-    methods = list(dict.fromkeys(e["method"] for e in encoders))
-    accuracy = [100 * e["accuracy"] for e in encoders]
-    discriminative = [100 * e["accuracy"] for e in encoders if not MODELS[e["method"]].generative] or accuracy
-    norm = Normalize(min(discriminative), max(accuracy))  # the generative ones: the "under" colour
-    fig, axes = plt.subplots(len(SPACES), 1 + len(METRICS), figsize=(18, 4.3 * len(SPACES)), squeeze=False,
-                             gridspec_kw={"width_ratios": [1.35] + [1] * len(METRICS)})
-    for row, (prefix, space) in zip(axes, SPACES.items()):
-        for method in methods:
-            mine = [e for e in encoders if e["method"] == method]
-            marker = MARKERS.get(method, "D")
-            points = row[0].scatter([e[prefix + "align"] for e in mine], [e[prefix + "uniform"] for e in mine],
-                                    c=[100 * e["accuracy"] for e in mine], cmap="viridis", norm=norm, s=46,
-                                    marker=marker, edgecolors="k", linewidths=0.5, label=method)
-            for ax, metric in zip(row[1:], METRICS):
-                ax.scatter([e[prefix + metric] for e in mine], [100 * e["accuracy"] for e in mine], s=30,
-                           marker=marker, alpha=0.8, label=method)
-        fig.colorbar(points, ax=row[0], label="linear probe accuracy (%)",
-                     extend="min" if min(accuracy) < norm.vmin else "neither")
-        row[0].set_xlabel(f"L_align ({space})")
-        row[0].set_ylabel(f"L_uniform ({space})")
-        row[0].set_title(f"{space} features, validation (better: lower left)", fontsize=9)
-        row[0].legend(fontsize=8, loc="best")
-        for ax, label in zip(row[1:], METRICS.values()):
-            ax.set_xlabel(f"{label} ({space})")
-            ax.set_ylabel("accuracy (%)")
-            ax.grid(alpha=0.3)
-        row[1].legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
 @experiment(NAME, Settings, "Wang & Isola: L_align and L_uniform of many encoders against linear-probe accuracy")
 def run(settings: Settings, out_dir: Path, command: str) -> dict:
     configurations = parse_grid(settings)
-    elapsed = timer()
+    elapsed, workspace = timer(), Workspace()
     jobs = [(c, seed) for c in configurations for seed in range(settings.seeds)]
     measured: dict[Configuration, list[dict]] = {c: [] for c in configurations}
     for configuration, seed in tqdm(jobs, desc=NAME, unit="run"):
-        measured[configuration].append(evaluated(configuration.train_config(settings, seed), Path(settings.runs)))
+        config = configuration.train_config(settings, seed)
+        measured[configuration].append(evaluated(
+            config, run_folder(settings.runs, config), NAME, EVAL_KEY,
+            lambda model, config: measure(model, workspace.data(config), config.seed)))
     encoders = [{"method": c.method, "label": c.label, "epochs": c.epochs, "seed": seed, **m}
                 for c, runs in measured.items() for seed, m in enumerate(runs)]
     rows = [summarise(c, runs) for c, runs in measured.items()]
     found, comparisons, traded, collapsed = correlations(encoders), compare(rows), trade_off(encoders), collapse(encoders)
     lines = findings(settings, rows, found, comparisons, traded, collapsed)
-    save_figure(encoders, Path(out_dir) / "align_uniform.png")
+    save_figure(encoders, {m for m in MODELS if MODELS[m].generative}, Path(out_dir) / "align_uniform.png")
     results = {"rows": rows, "encoders": encoders, "correlations": found, "comparisons": comparisons,
                "align_uniform_trade_off": traded, "collapsed": collapsed, "findings": lines}
-    data = load_dataset(settings.data, limit=settings.limit)
-    write_outputs(out_dir, NAME, settings, command, elapsed(), markdown(settings, data, rows, found, lines), results)
+    data = workspace.data(configurations[0].train_config(settings, 0))
+    write_experiment(out_dir, NAME, settings, command, elapsed(), markdown(settings, data, rows, found, lines), results)
     return results

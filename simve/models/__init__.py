@@ -1,16 +1,29 @@
-"""Every model, registered by name in ``MODELS``; build one with ``build_model``."""
+"""Every model, registered by name in ``MODELS``; build one with ``build_model``.
 
-from simve.models import (  # noqa: F401  (registration)
-    align_uniform,
-    clip,
-    crvae,
-    curl,
-    moco,
-    simclr,
-    simve,
-    vae,
-    vicreg,
+Each module of this package is imported here, so a model registers itself (``@register``) by
+being a file in it.
+"""
+
+import importlib
+import pkgutil
+
+from simve.models.base import (
+    MODELS,
+    SSLModel,
+    benchmark_models,
+    build_model,
+    make_options,
+    model_class,
+    model_names,
+    model_options,
+    option_fields,
+    option_hints,
+    parse_value,
+    register,
 )
-from simve.models.base import MODELS, SSLModel, build_model, model_options, register
 
-__all__ = ["MODELS", "SSLModel", "build_model", "model_options", "register"]
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["MODELS", "SSLModel", "benchmark_models", "build_model", "make_options", "model_class", "model_names",
+           "model_options", "option_fields", "option_hints", "parse_value", "register"]

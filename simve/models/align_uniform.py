@@ -5,26 +5,35 @@
 on the l2-normalised outputs of a linear head (alpha = 2, t = 2 by default).
 """
 
+import dataclasses
 import itertools
-from typing import ClassVar
 
 import torch
 
 from simve import losses
-from simve.models.base import register
-from simve.models.discriminative import Discriminative
+from simve.models.base import option, register
+from simve.models.discriminative import Discriminative, DiscriminativeOptions
+from simve.nets.heads import HEADS
+
+
+@dataclasses.dataclass(frozen=True)
+class AlignUniformOptions(DiscriminativeOptions):
+    head: str = option("linear", "projection head", choices=HEADS)
+    align_alpha: float = option(2.0, "exponent alpha of L_align", positive=True)
+    uniform_t: float = option(2.0, "scale t of L_uniform", positive=True)
+    uniform_weight: float = option(1.0, "weight w of L_uniform")
 
 
 @register("align-uniform")
 class AlignUniform(Discriminative):
-    knobs: ClassVar[dict] = {"head": "linear", "align_alpha": 2.0, "uniform_t": 2.0, "uniform_weight": 1.0}
-    positive = ("align_alpha", "uniform_t")
+    Options = AlignUniformOptions
     min_views = 2
+    table_position = 8
 
-    def loss(self, views):
-        self.check_views(views)
+    def objective(self, views):
+        o = self.options
         z = self.project(views)
         pairs = itertools.combinations(range(z.shape[1]), 2)
-        align = torch.stack([losses.align(z[:, j], z[:, k], self.align_alpha) for j, k in pairs]).mean()
-        uniform = torch.stack([losses.uniform(z[:, j], self.uniform_t) for j in range(z.shape[1])]).mean()
-        return align + self.uniform_weight * uniform
+        align = torch.stack([losses.align(z[:, j], z[:, k], o.align_alpha) for j, k in pairs]).mean()
+        uniform = torch.stack([losses.uniform(z[:, j], o.uniform_t) for j in range(z.shape[1])]).mean()
+        return align + o.uniform_weight * uniform

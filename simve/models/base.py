@@ -1,22 +1,29 @@
-"""The interface every model implements, and the one registry of models by name.
+"""The contract every model keeps, and the one registry of models by name.
 
-Every model is an ``nn.Module`` with
+A model is an ``nn.Module`` with
 
-- ``loss(views)``: a differentiable scalar, the mean over the batch of a per-datum loss, for
-  views ``(B, J, C, H, W)`` in [0, 1] (for the generative models, the negative ELBO of the J
-  views of a datum, in nats);
+- ``Options``: a frozen dataclass of its options, declared once with :func:`option` (default, help,
+  and the checks: choices, positive, at least). The command line, the run configs and the benchmark
+  all read it; building a model checks every value;
+- ``build(image_shape, options)``: the model for images of that shape;
+- ``objective(views)``: a differentiable scalar, the mean over the batch of a per-datum loss, for
+  views ``(B, J, C, H, W)`` in [0, 1] (for the generative models, the negative ELBO of the J views of
+  a datum, in nats); callers use ``loss(views)``, which first checks the views' shape and number;
 - ``embed(images)``: the representation used downstream, ``(N, C, H, W) -> (N, d)``, computed
   without augmentation (call it in eval mode, under ``torch.no_grad()``);
-- ``min_views``: the fewest views per datum its loss can take.
+- ``min_views``: the fewest views per datum its loss can take;
+- ``capabilities``: what it can do beyond that, by name (:data:`CAPABILITIES`), so that callers ask
+  ``model.can("sample")`` instead of probing for methods.
 
-Generative models also implement ``sample(n)`` and ``reconstruct(images)`` (see
-:class:`simve.models.generative.GenerativeModel`). The one training loop
-(:mod:`simve.train`) relies on nothing else.
+A model registers with ``@register("name")`` in its own module under :mod:`simve.models`; every module
+there is imported with the package, so adding a model is adding one file.
 """
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
+import types
+import typing
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -25,50 +32,100 @@ from torch import nn
 
 from simve.errors import SimveError
 
+CAPABILITIES = {
+    "reconstruct": "reconstruct(images): decoder mean at the posterior mean",
+    "sample": "sample(n): mean images of draws from the prior",
+    "bounds": "bounds(views, particles): per-datum ELBO and IWAE bounds on log p(x_1..J)",
+    "new_style": "same_content_new_style(images, n): each image's content decoded with new styles",
+    "project": "project(images): the projection head's output, on which the loss is computed",
+}
+
+
+def option(default, help: str, *, choices: tuple | None = None, positive: bool = False, at_least: float | None = None,
+           symbol: str = ""):
+    """A field of a model's ``Options``: its default, its help line and the checks its values must pass."""
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices, "positive": positive,
+                                                        "at_least": at_least, "symbol": symbol})
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Base of every model's options; values are checked when the options are made."""
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value, meta = getattr(self, field.name), field.metadata
+            label = f"{field.name} ({meta['symbol']})" if meta.get("symbol") else field.name
+            if meta.get("choices") and value is not None and value not in meta["choices"]:
+                raise SimveError(f"{label} must be one of {', '.join(map(str, meta['choices']))}, got {value!r}")
+            if meta.get("positive") and not _number(value) > 0:
+                raise SimveError(f"{label} must be positive, got {value}")
+            if meta.get("at_least") is not None and not _number(value) >= meta["at_least"]:
+                raise SimveError(f"{label} must be >= {meta['at_least']:g}, got {value}")
+        self.check()
+
+    def check(self) -> None:
+        """Checks across fields (none by default)."""
+
+
+def _number(value) -> float:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
+
 
 class SSLModel(nn.Module):
     """Base class: a self-supervised model with a loss on views and a representation."""
 
     name: ClassVar[str] = ""
+    Options: ClassVar[type] = Options
     generative: ClassVar[bool] = False
+    capabilities: ClassVar[frozenset[str]] = frozenset()
     min_views: ClassVar[int] = 1
+    table_position: ClassVar[int | None] = None  # its row in the default benchmark (the paper's table); None: not in it
+
+    def __init__(self, options: Options | None = None):
+        super().__init__()
+        self.options = self.Options() if options is None else options
+
+    @classmethod
+    def build(cls, image_shape: tuple[int, int, int], options: Options) -> SSLModel:
+        raise NotImplementedError
+
+    def objective(self, views: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def loss(self, views: torch.Tensor) -> torch.Tensor:
+        """The objective on ``views``, refused in one line unless they are ``(B, J, C, H, W)`` with
+        ``J >= min_views``."""
+        if views.dim() != 5:
+            raise SimveError(f"{self.name} takes views shaped (B, J, C, H, W), got {tuple(views.shape)}")
+        if views.shape[1] < self.min_views:
+            raise SimveError(f"{self.name} needs at least {self.min_views} views per datum, got {views.shape[1]}")
+        return self.objective(views)
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def can(self, capability: str) -> bool:
+        if capability not in CAPABILITIES:
+            raise SimveError(f"unknown capability {capability!r}; known: {', '.join(CAPABILITIES)}")
+        return capability in self.capabilities
 
     @property
     def device(self) -> torch.device:
         """Where the model's parameters live (the CPU for a model without any)."""
         return next(self.parameters(), torch.empty(0)).device
 
-    def forward(self, views: torch.Tensor) -> torch.Tensor:
-        """The loss, so that wrappers that call ``forward`` (DistributedDataParallel) see it."""
-        return self.loss(views)
 
-    def embed(self, images: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    @classmethod
-    def options(cls) -> dict[str, object]:
-        """The options ``build`` takes, with their defaults: its keyword-only arguments."""
-        parameters = inspect.signature(cls.build).parameters.values()
-        return {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY}
-
-    def check_views(self, views: torch.Tensor) -> None:
-        """Refuse views that are not ``(B, J, C, H, W)`` with ``J >= min_views``, in one line."""
-        if views.dim() != 5:
-            raise SimveError(f"{self.name} takes views shaped (B, J, C, H, W), got {tuple(views.shape)}")
-        if views.shape[1] < self.min_views:
-            raise SimveError(f"{self.name} needs at least {self.min_views} views per datum, got {views.shape[1]}")
-
-
-MODELS: dict[str, Callable[..., SSLModel]] = {}
+MODELS: dict[str, type[SSLModel]] = {}
 
 
 def register(name: str) -> Callable:
-    """Class decorator: add a model class (built as ``cls.build(image_shape, **options)``) to MODELS."""
+    """Class decorator: add a model class to :data:`MODELS` under ``name``."""
 
     def add(cls):
+        unknown = set(cls.capabilities) - set(CAPABILITIES)
+        if unknown:
+            raise SimveError(f"{name} declares unknown capabilities {', '.join(sorted(unknown))}")
         cls.name = name
         MODELS[name] = cls
         return cls
@@ -76,21 +133,60 @@ def register(name: str) -> Callable:
     return add
 
 
+def model_class(name: str) -> type[SSLModel]:
+    if name not in MODELS:
+        raise SimveError(f"unknown model {name!r}; choose one of {', '.join(model_names())}")
+    return MODELS[name]
+
+
+def model_names() -> list[str]:
+    """Every registered model: the default benchmark's in its order, then the others by name."""
+    return sorted(MODELS, key=lambda n: (MODELS[n].table_position is None, MODELS[n].table_position or 0, n))
+
+
+def benchmark_models() -> tuple[str, ...]:
+    """The models of the default benchmark (the paper's table), in its order."""
+    return tuple(n for n in model_names() if MODELS[n].table_position is not None)
+
+
+def option_fields(name: str) -> tuple[dataclasses.Field, ...]:
+    return dataclasses.fields(model_class(name).Options)
+
+
+def option_hints(name: str) -> dict[str, object]:
+    """Each option of model ``name`` and its declared type (``int | None``, ``float | str``, ...)."""
+    return typing.get_type_hints(model_class(name).Options)
+
+
+def parse_value(hint, text: str):
+    """``text`` as a value of type ``hint``: the first of its types that reads it (``int | None`` -> int,
+    ``float | str`` -> a number where it is one, else the word; bools are yes/no/true/false)."""
+    kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for kind in (k for k in kinds if k is not type(None)):
+        if kind is bool:
+            if text.lower() in ("yes", "no", "true", "false"):
+                return text.lower() in ("yes", "true")
+            continue
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    raise ValueError(f"expected {' or '.join(getattr(k, '__name__', str(k)) for k in kinds)}, got {text!r}")
+
+
 def model_options(name: str) -> dict[str, object]:
     """The options a model takes, with their defaults (``None`` where it depends on the data)."""
-    return _model_class(name).options()
+    return {f.name: f.default for f in option_fields(name)}
+
+
+def make_options(name: str, **values) -> Options:
+    """Model ``name``'s options from ``values`` (the rest at their defaults), checked; unknown ones refused."""
+    unknown = sorted(set(values) - set(model_options(name)))
+    if unknown:
+        raise SimveError(f"{name} takes no option {', '.join(unknown)}; it takes {', '.join(model_options(name))}")
+    return model_class(name).Options(**values)
 
 
 def build_model(name: str, image_shape: tuple[int, int, int], **options) -> SSLModel:
-    """Build model ``name`` for images of ``image_shape``; unknown options are refused."""
-    cls = _model_class(name)
-    unknown = sorted(set(options) - set(model_options(name)))
-    if unknown:
-        raise SimveError(f"{name} takes no option {', '.join(unknown)}; it takes {', '.join(model_options(name))}")
-    return cls.build(tuple(image_shape), **options)
-
-
-def _model_class(name: str):
-    if name not in MODELS:
-        raise SimveError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[name]
+    """Build model ``name`` for images of ``image_shape`` with ``options`` (checked)."""
+    return model_class(name).build(tuple(image_shape), make_options(name, **options))

@@ -8,42 +8,49 @@ Two modalities come from the data:
 The representation downstream is the first (image) encoder's.
 """
 
-from typing import ClassVar
+import dataclasses
 
 import torch
 
 from simve import losses
-from simve.models.base import register
-from simve.models.discriminative import Discriminative, Representation, _flat_apply, projection_head
+from simve.models.base import option, register
+from simve.models.discriminative import Discriminative, DiscriminativeOptions
+from simve.nets import build_backbone
+from simve.nets.heads import Representation, flat_apply, projection_head
+
+
+@dataclasses.dataclass(frozen=True)
+class CLIPOptions(DiscriminativeOptions):
+    temperature: float = option(0.1, "softmax temperature of the symmetric InfoNCE", positive=True)
 
 
 @register("clip")
 class CLIP(Discriminative):
-    knobs: ClassVar[dict] = {"temperature": 0.1}
-    positive = ("temperature",)
+    Options = CLIPOptions
 
-    def __init__(self, image_shape, **options):
+    def __init__(self, image_shape, options=None):
         channels, height, width = image_shape
-        self.paired = channels == 4
-        shape_a, shape_b = ((3, height, width), (1, height, width)) if self.paired else (image_shape, image_shape)
-        super().__init__(shape_a, **options)
-        self.min_views = 1 if self.paired else 2
-        self.encoder_b = Representation(self.net, shape_b, self.latent_dim)
-        self.projector_b = projection_head(self.head, self.encoder_b.out_dim, self.head_dim)
+        paired = channels == 4
+        shape_a, shape_b = ((3, height, width), (1, height, width)) if paired else (image_shape, image_shape)
+        super().__init__(shape_a, options)
+        self.paired, self.min_views = paired, 1 if paired else 2
+        o = self.options
+        self.encoder_b = Representation(build_backbone(o.net, shape_b), o.latent_dim)
+        self.projector_b = projection_head(o.head, self.encoder_b.out_dim, o.head_dim)
 
     def _image_part(self, x: torch.Tensor) -> torch.Tensor:
         return x[..., :3, :, :] if self.paired else x
 
-    def loss(self, views):
-        self.check_views(views)
+    def objective(self, views):
+        t = self.options.temperature
         if self.paired:
             a = self.project(views[:, :, :3])
-            b = _flat_apply(self.projector_b, self.encoder_b(views[:, :, 3:]))
+            b = flat_apply(self.projector_b, self.encoder_b(views[:, :, 3:]))
             # One CLIP batch per view, so that no datum meets its own other view as a negative.
-            return torch.stack([losses.clip(a[:, j], b[:, j], self.temperature) for j in range(views.shape[1])]).mean()
+            return torch.stack([losses.clip(a[:, j], b[:, j], t) for j in range(views.shape[1])]).mean()
         a = self.project(views[:, 0])
-        b = _flat_apply(self.projector_b, self.encoder_b(views[:, 1]))
-        return losses.clip(a, b, self.temperature)
+        b = flat_apply(self.projector_b, self.encoder_b(views[:, 1]))
+        return losses.clip(a, b, t)
 
     def embed(self, images):
         return self.encoder(self._image_part(images))

@@ -10,31 +10,32 @@ objective); it is listed in ``penalty_sites``, so bounds on ``log p(x)`` leave i
 
 from __future__ import annotations
 
+import dataclasses
+
 import pyro
 import pyro.distributions as dist
 from torch.distributions import kl_divergence
 
-from simve.errors import SimveError
-from simve.models.base import register
+from simve.models.base import option, register
+from simve.models.generative import GenerativeOptions
 from simve.models.vae import VAE
+
+
+@dataclasses.dataclass(frozen=True)
+class CRVAEOptions(GenerativeOptions):
+    consistency_weight: float = option(1.0, "weight of the consistency term", at_least=0, symbol="lambda")
 
 
 @register("cr-vae")
 class CRVAE(VAE):
+    Options = CRVAEOptions
     min_views = 2
     penalty_sites = ("consistency",)
+    table_position = 4
 
-    def __init__(self, encoder, decoder, likelihood, latent_dim: int, consistency_weight: float = 1.0):
-        super().__init__(encoder, decoder, likelihood, latent_dim)
-        if not consistency_weight >= 0:
-            raise SimveError(f"consistency_weight (lambda) must be >= 0, got {consistency_weight}")
-        self.consistency_weight = float(consistency_weight)
-
-    @classmethod
-    def build(cls, image_shape, *, latent_dim=None, net="auto", likelihood=None, sigma_x=0.1,
-              consistency_weight=1.0):
-        return cls(**cls.components(image_shape, latent_dim, net, likelihood, sigma_x),
-                   consistency_weight=consistency_weight)
+    @property
+    def consistency_weight(self) -> float:
+        return float(self.options.consistency_weight)
 
     def guide(self, views):
         batch, n_views = views.shape[:2]

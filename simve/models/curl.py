@@ -10,39 +10,43 @@ assumes ||f|| <= R:
                   of the datum and of one other datum.
 """
 
-from typing import ClassVar
+import dataclasses
 
 import torch
 import torch.nn.functional as F
 
 from simve import losses
 from simve.errors import SimveError
-from simve.models.base import register
-from simve.models.discriminative import Discriminative
+from simve.models.base import option, register
+from simve.models.discriminative import Discriminative, DiscriminativeOptions
+from simve.nets.heads import HEADS
 
 KINDS = ("logistic", "hinge")
 
 
+@dataclasses.dataclass(frozen=True)
+class CURLOptions(DiscriminativeOptions):
+    head: str = option("none", "projection head", choices=HEADS)
+    negatives: int = option(4, "negatives k per anchor", positive=True)
+    curl_loss: str = option("logistic", "the loss l of the margins", choices=KINDS)
+    block: bool = option(False, "one negative block (views 2..J of another datum) instead of k negatives")
+    radius: float = option(5.0, "radius R of the sphere f lives on", positive=True)
+
+
 @register("curl")
 class CURL(Discriminative):
-    knobs: ClassVar[dict] = {"head": "none", "negatives": 4, "curl_loss": "logistic", "block": False, "radius": 5.0}
-    positive = ("negatives", "radius")
+    Options = CURLOptions
     min_views = 2
 
-    def __init__(self, image_shape, **options):
-        super().__init__(image_shape, **options)
-        if self.curl_loss not in KINDS:
-            raise SimveError(f"curl: curl_loss must be one of {', '.join(KINDS)}, got {self.curl_loss!r}")
-
-    def loss(self, views):
-        self.check_views(views)
-        f = self.radius * F.normalize(self.project(views), dim=-1)
+    def objective(self, views):
+        o = self.options
+        f = o.radius * F.normalize(self.project(views), dim=-1)
         batch = f.shape[0]
-        wanted = 1 if self.block else self.negatives
+        wanted = 1 if o.block else o.negatives
         if wanted > batch - 1:
             raise SimveError(f"curl: {wanted} negatives need a batch of at least {wanted + 1} data, got {batch}")
         offsets = 1 + torch.randperm(batch - 1, device=f.device)[:wanted]
         others = (torch.arange(batch, device=f.device)[:, None] + offsets) % batch  # (B, k)
-        if self.block:
-            return losses.contrastive_block(f[:, 0], f[:, 1:], f[others[:, 0], 1:], self.curl_loss)
-        return losses.contrastive_negatives(f[:, 0], f[:, 1], f[others, 0], self.curl_loss)
+        if o.block:
+            return losses.contrastive_block(f[:, 0], f[:, 1:], f[others[:, 0], 1:], o.curl_loss)
+        return losses.contrastive_negatives(f[:, 0], f[:, 1], f[others, 0], o.curl_loss)

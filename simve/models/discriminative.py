@@ -9,76 +9,47 @@ none.
 
 from __future__ import annotations
 
-from typing import ClassVar
+import dataclasses
 
 import torch
-from torch import nn
 
-from simve.errors import SimveError
-from simve.models.base import SSLModel
-from simve.nets import build_backbone
-
-HEADS = ("mlp", "linear", "none")
-SHARED = {"net": "auto", "latent_dim": None, "head": "mlp", "head_dim": 128}
+from simve.models.base import Options, SSLModel, option
+from simve.nets import NETS, build_backbone
+from simve.nets.heads import HEADS, Representation, flat_apply, projection_head
 
 
-class Representation(nn.Module):
-    """A backbone, optionally followed by a linear map to ``latent_dim``."""
+@dataclasses.dataclass(frozen=True)
+class DiscriminativeOptions(Options):
+    """What every discriminative model takes: its backbone, representation size and head."""
 
-    def __init__(self, net: str, image_shape: tuple[int, int, int], latent_dim: int | None):
-        super().__init__()
-        self.backbone = build_backbone(net, image_shape)
-        if latent_dim is not None and latent_dim < 1:
-            raise SimveError(f"latent size must be a whole number >= 1, got {latent_dim}")
-        self.to_latent = nn.Identity() if latent_dim is None else nn.Linear(self.backbone.out_dim, latent_dim)
-        self.out_dim = self.backbone.out_dim if latent_dim is None else latent_dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.to_latent(self.backbone(x))
-
-
-def projection_head(kind: str, in_dim: int, out_dim: int, hidden: int = 512) -> nn.Module:
-    if kind == "mlp":
-        return nn.Sequential(nn.Linear(in_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
-    if kind == "linear":
-        return nn.Linear(in_dim, out_dim)
-    if kind == "none":
-        return nn.Identity()
-    raise SimveError(f"unknown projection head {kind!r}; choose one of {', '.join(HEADS)}")
+    net: str = option("auto", "backbone family (auto: the MLP for small gray images, else conv)",
+                      choices=("auto", *NETS))
+    latent_dim: int | None = option(None, "representation size: a linear map from the backbone to D "
+                                          "(default: the backbone's natural width)")
+    head: str = option("mlp", "projection head", choices=HEADS)
+    head_dim: int = option(128, "projection head output size", positive=True)
 
 
 class Discriminative(SSLModel):
-    """A representation network ``encoder`` and a head ``projector``; subclasses define ``knobs`` and ``loss``.
+    """A representation network ``encoder`` and a head ``projector``; subclasses define ``Options`` and
+    ``objective``."""
 
-    ``knobs`` lists the method's own options and defaults; with the shared ones (``net``,
-    ``latent_dim``, ``head``, ``head_dim``) they are what ``build`` accepts. Every knob becomes an
-    attribute of the model.
-    """
+    Options = DiscriminativeOptions
+    capabilities = frozenset({"project"})
 
-    knobs: ClassVar[dict[str, object]] = {}
-    positive: ClassVar[tuple[str, ...]] = ()  # knobs that must be > 0
+    def __init__(self, image_shape: tuple[int, int, int], options: DiscriminativeOptions | None = None):
+        super().__init__(options)
+        o = self.options
+        self.encoder = Representation(build_backbone(o.net, image_shape), o.latent_dim)
+        self.projector = projection_head(o.head, self.encoder.out_dim, o.head_dim)
 
-    def __init__(self, image_shape: tuple[int, int, int], **options):
-        super().__init__()
-        for name, value in options.items():
-            setattr(self, name, value)
-        for name in self.positive:
-            if not options[name] > 0:
-                raise SimveError(f"{self.name}: {name} must be positive, got {options[name]}")
-        self.encoder = Representation(self.net, image_shape, self.latent_dim)
-        self.projector = projection_head(self.head, self.encoder.out_dim, self.head_dim)
+    @classmethod
+    def build(cls, image_shape, options):
+        return cls(tuple(image_shape), options)
 
     @property
     def projection_dim(self) -> int:
-        return self.encoder.out_dim if self.head == "none" else self.head_dim
-
-    @classmethod
-    def options(cls) -> dict[str, object]:
-        return {**SHARED, **cls.knobs}
-
-    @classmethod
-    def build(cls, image_shape, **options):
-        return cls(tuple(image_shape), **{**cls.options(), **options})
+        return self.encoder.out_dim if self.options.head == "none" else self.options.head_dim
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """The representation: the backbone output (mapped to ``latent_dim`` where given)."""
@@ -86,9 +57,4 @@ class Discriminative(SSLModel):
 
     def project(self, images: torch.Tensor) -> torch.Tensor:
         """The head's output, on which the loss is computed: ``(..., C, H, W) -> (..., head_dim)``."""
-        return _flat_apply(self.projector, self.encoder(images))
-
-
-def _flat_apply(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Apply ``module`` (which may hold BatchNorm1d) to ``x`` ``(..., D)`` with its leading dims flattened."""
-    return module(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:-1], -1)
+        return flat_apply(self.projector, self.encoder(images))

@@ -15,6 +15,7 @@ without the model's penalty terms (``penalty_sites``), so they bound the true ma
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import ClassVar
 
@@ -24,9 +25,9 @@ from pyro import poutine
 from pyro.infer import Trace_ELBO
 from pyro.poutine.util import site_is_subsample
 
-from simve.models.base import SSLModel
-from simve.models.likelihoods import build_likelihood
-from simve.nets import build_decoder, build_encoder
+from simve.models import likelihoods
+from simve.models.base import Options, SSLModel, option
+from simve.nets import NETS, build_decoder, build_encoder
 
 
 def default_latent_dim(image_shape: tuple[int, int, int]) -> int:
@@ -34,29 +35,39 @@ def default_latent_dim(image_shape: tuple[int, int, int]) -> int:
     return 10 if image_shape[0] == 1 else 64
 
 
+@dataclasses.dataclass(frozen=True)
+class GenerativeOptions(Options):
+    """What every generative model takes: its nets and its likelihood."""
+
+    latent_dim: int | None = option(None, "latent dimension d (default 10 for 1-channel images, 64 for colour)")
+    net: str = option("auto", "encoder/decoder family (auto: the MLP for small gray images, else conv)",
+                      choices=("auto", *NETS))
+    likelihood: str | None = option(None, "decoder likelihood (default bernoulli for 1 channel, gaussian for colour)",
+                                    choices=likelihoods.NAMES)
+    sigma_x: float | str = option(0.1, "Gaussian likelihood scale: a number, or learned (shared) / learned-pixel")
+
+
 class GenerativeModel(SSLModel):
     """Encoder ``q(z | x) = N(loc(x), diag scale(x)^2)``, decoder and likelihood ``p(x | z)``."""
 
+    Options = GenerativeOptions
     generative = True
+    capabilities = frozenset({"reconstruct", "sample", "bounds"})
     penalty_sites: ClassVar[tuple[str, ...]] = ()  # guide or model terms that are not part of the bound
 
-    def __init__(self, encoder, decoder, likelihood, latent_dim: int):
-        super().__init__()
+    def __init__(self, encoder, decoder, likelihood, latent_dim: int, options: Options | None = None):
+        super().__init__(options)
         self.encoder, self.decoder, self.likelihood = encoder, decoder, likelihood
         self.latent_dim = latent_dim
         self._elbo = Trace_ELBO(max_plate_nesting=2)
 
     @classmethod
-    def components(cls, image_shape, latent_dim, net, likelihood, sigma_x):
-        """Encoder, decoder and likelihood for ``image_shape`` (defaults chosen from it)."""
-        latent_dim = default_latent_dim(image_shape) if latent_dim is None else latent_dim
-        likelihood = likelihood or ("bernoulli" if image_shape[0] == 1 else "gaussian")
-        return {
-            "encoder": build_encoder(net, image_shape, latent_dim),
-            "decoder": build_decoder(net, latent_dim, image_shape),
-            "likelihood": build_likelihood(likelihood, image_shape, sigma_x),
-            "latent_dim": latent_dim,
-        }
+    def build(cls, image_shape, options):
+        """Encoder, decoder and likelihood for ``image_shape`` (defaults chosen from it), then the model."""
+        latent_dim = default_latent_dim(image_shape) if options.latent_dim is None else options.latent_dim
+        likelihood = options.likelihood or ("bernoulli" if image_shape[0] == 1 else "gaussian")
+        return cls(build_encoder(options.net, image_shape, latent_dim), build_decoder(options.net, latent_dim, image_shape),
+                   likelihoods.build_likelihood(likelihood, image_shape, options.sigma_x), latent_dim, options)
 
     def model(self, views: torch.Tensor) -> None:
         raise NotImplementedError
@@ -68,9 +79,8 @@ class GenerativeModel(SSLModel):
         """``n`` latents drawn from the model's prior, ``(n, d)``."""
         raise NotImplementedError
 
-    def loss(self, views: torch.Tensor) -> torch.Tensor:
+    def objective(self, views: torch.Tensor) -> torch.Tensor:
         """Negative ELBO per datum (its J views together), averaged over the batch."""
-        self.check_views(views)
         return self._elbo.differentiable_loss(self.model, self.guide, views) / views.shape[0]
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:

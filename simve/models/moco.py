@@ -8,28 +8,39 @@ validation loss) neither the momentum encoder nor the queue changes.
 """
 
 import copy
+import dataclasses
 import itertools
-from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
 from simve import losses
 from simve.errors import SimveError
-from simve.models.base import register
-from simve.models.discriminative import Discriminative, _flat_apply
+from simve.models.base import option, register
+from simve.models.discriminative import Discriminative, DiscriminativeOptions
+from simve.nets.heads import flat_apply
+
+
+@dataclasses.dataclass(frozen=True)
+class MoCoOptions(DiscriminativeOptions):
+    temperature: float = option(0.2, "softmax temperature", positive=True)
+    momentum: float = option(0.99, "momentum m of the key encoder, in [0, 1)")
+    queue_size: int = option(4096, "negative keys kept in the queue", positive=True)
+
+    def check(self):
+        if not 0 <= self.momentum < 1:
+            raise SimveError(f"momentum must be in [0, 1), got {self.momentum}")
 
 
 @register("moco")
 class MoCo(Discriminative):
-    knobs: ClassVar[dict] = {"temperature": 0.2, "momentum": 0.99, "queue_size": 4096}
-    positive = ("temperature", "queue_size")
+    Options = MoCoOptions
     min_views = 2
+    table_position = 7
 
-    def __init__(self, image_shape, **options):
-        super().__init__(image_shape, **options)
-        if not 0 <= self.momentum < 1:
-            raise SimveError(f"moco: momentum must be in [0, 1), got {self.momentum}")
+    def __init__(self, image_shape, options=None):
+        super().__init__(image_shape, options)
+        self.momentum, self.queue_size = self.options.momentum, self.options.queue_size
         self.key_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
         self.key_projector = copy.deepcopy(self.projector).requires_grad_(False)
         self.register_buffer("queue", F.normalize(torch.randn(self.queue_size, self.projection_dim), dim=1))
@@ -48,14 +59,13 @@ class MoCo(Discriminative):
         self.queue[index] = F.normalize(keys, dim=1)
         self.queue_next.copy_((self.queue_next + len(keys)) % self.queue_size)
 
-    def loss(self, views):
-        self.check_views(views)
+    def objective(self, views):
         query = self.project(views[:, 0])
         with torch.no_grad():
             if self.training:
                 self._momentum_update()
-            key = _flat_apply(self.key_projector, self.key_encoder(views[:, 1]))
-        loss = losses.moco(query, key, self.queue.clone(), self.temperature)
+            key = flat_apply(self.key_projector, self.key_encoder(views[:, 1]))
+        loss = losses.moco(query, key, self.queue.clone(), self.options.temperature)
         if self.training:
             self._enqueue(key)
         return loss

@@ -1,18 +1,22 @@
 """SimCLR (Chen et al. 2020): NT-Xent over the projections of J >= 2 views, all views of a datum positives."""
 
-from typing import ClassVar
+import dataclasses
 
 from simve import losses
-from simve.models.base import register
-from simve.models.discriminative import Discriminative
+from simve.models.base import option, register
+from simve.models.discriminative import Discriminative, DiscriminativeOptions
+
+
+@dataclasses.dataclass(frozen=True)
+class SimCLROptions(DiscriminativeOptions):
+    temperature: float = option(0.5, "softmax temperature of NT-Xent", positive=True)
 
 
 @register("simclr")
 class SimCLR(Discriminative):
-    knobs: ClassVar[dict] = {"temperature": 0.5}
-    positive = ("temperature",)
+    Options = SimCLROptions
     min_views = 2
+    table_position = 5
 
-    def loss(self, views):
-        self.check_views(views)
-        return losses.info_nce(self.project(views), self.temperature)
+    def objective(self, views):
+        return losses.info_nce(self.project(views), self.options.temperature)

@@ -30,6 +30,7 @@ true ELBO, other values reweight the latent terms through ``poutine.scale``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pyro
@@ -38,39 +39,38 @@ import torch
 from pyro import poutine
 
 from simve.errors import SimveError
-from simve.models.base import register
-from simve.models.generative import GenerativeModel
+from simve.models.base import option, register
+from simve.models.generative import GenerativeModel, GenerativeOptions
 
-CONTENT_PRIORS = ("gaussian", "flat")
-CONTENT_GUIDES = ("marginal", "sampled")
+
+@dataclasses.dataclass(frozen=True)
+class SimVEOptions(GenerativeOptions):
+    prior_var: float = option(0.15, "variance s^2 of each view's z around the content y", positive=True, symbol="s^2")
+    content_prior: str = option("gaussian", "prior of the content y: gaussian N(0, s_y^2 I) or flat",
+                                choices=("gaussian", "flat"))
+    content_scale: float = option(1.0, "s_y of the gaussian content prior", symbol="s_y")
+    content_guide: str = option("marginal", "integrate y out (marginal, a pyro.factor) or sample it from p(y | z)",
+                                choices=("marginal", "sampled"))
+    beta: float = option(1.0, "weight of the latent terms (1: the true ELBO)", positive=True)
+
+    def check(self):
+        if not self.content_scale >= 0 or (self.content_guide == "sampled" and self.content_scale == 0):
+            raise SimveError(f"content_scale (s_y) must be positive (>= 0 with the marginal guide), "
+                             f"got {self.content_scale}")
 
 
 @register("simve")
 class SimVE(GenerativeModel):
+    Options = SimVEOptions
+    capabilities = GenerativeModel.capabilities | {"new_style"}
     min_views = 2
+    table_position = 1
 
-    def __init__(self, encoder, decoder, likelihood, latent_dim: int, *, prior_var: float = 0.15,
-                 content_prior: str = "gaussian", content_scale: float = 1.0,
-                 content_guide: str = "marginal", beta: float = 1.0):
-        super().__init__(encoder, decoder, likelihood, latent_dim)
-        if not prior_var > 0:
-            raise SimveError(f"prior_var (s^2) must be positive, got {prior_var}")
-        if content_prior not in CONTENT_PRIORS:
-            raise SimveError(f"content_prior must be one of {', '.join(CONTENT_PRIORS)}, got {content_prior!r}")
-        if content_guide not in CONTENT_GUIDES:
-            raise SimveError(f"content_guide must be one of {', '.join(CONTENT_GUIDES)}, got {content_guide!r}")
-        if not content_scale >= 0 or (content_guide == "sampled" and content_scale == 0):
-            raise SimveError(f"content_scale (s_y) must be positive (>= 0 with the marginal guide), got {content_scale}")
-        if not beta > 0:
-            raise SimveError(f"beta must be positive, got {beta}")
-        self.prior_var, self.content_prior, self.content_scale = float(prior_var), content_prior, float(content_scale)
-        self.content_guide, self.beta = content_guide, float(beta)
-
-    @classmethod
-    def build(cls, image_shape, *, latent_dim=None, net="auto", likelihood=None, sigma_x=0.1, prior_var=0.15,
-              content_prior="gaussian", content_scale=1.0, content_guide="marginal", beta=1.0):
-        return cls(**cls.components(image_shape, latent_dim, net, likelihood, sigma_x), prior_var=prior_var,
-                   content_prior=content_prior, content_scale=content_scale, content_guide=content_guide, beta=beta)
+    def __init__(self, encoder, decoder, likelihood, latent_dim: int, options: SimVEOptions | None = None):
+        super().__init__(encoder, decoder, likelihood, latent_dim, options)
+        o = self.options
+        self.prior_var, self.content_prior, self.content_scale = float(o.prior_var), o.content_prior, float(o.content_scale)
+        self.content_guide, self.beta = o.content_guide, float(o.beta)
 
     @property
     def flat(self) -> bool:

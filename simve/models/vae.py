@@ -7,27 +7,25 @@ beta = 1 is the VAE; the beta-VAE weights the latent terms by ``poutine.scale(be
 
 from __future__ import annotations
 
+import dataclasses
+
 import pyro
 import pyro.distributions as dist
 import torch
 from pyro import poutine
 
-from simve.errors import SimveError
-from simve.models.base import register
-from simve.models.generative import GenerativeModel
+from simve.models.base import option, register
+from simve.models.generative import GenerativeModel, GenerativeOptions
 
 
 @register("vae")
 class VAE(GenerativeModel):
-    def __init__(self, encoder, decoder, likelihood, latent_dim: int, beta: float = 1.0):
-        super().__init__(encoder, decoder, likelihood, latent_dim)
-        if not beta > 0:
-            raise SimveError(f"beta must be positive, got {beta}")
-        self.beta = float(beta)
+    table_position = 2
 
-    @classmethod
-    def build(cls, image_shape, *, latent_dim=None, net="auto", likelihood=None, sigma_x=0.1):
-        return cls(**cls.components(image_shape, latent_dim, net, likelihood, sigma_x))
+    @property
+    def beta(self) -> float:
+        """The weight of the latent terms: 1, the true ELBO."""
+        return 1.0
 
     def model(self, views):
         batch, n_views = views.shape[:2]
@@ -48,8 +46,16 @@ class VAE(GenerativeModel):
         return torch.randn(n, self.latent_dim, device=self.device)
 
 
+@dataclasses.dataclass(frozen=True)
+class BetaVAEOptions(GenerativeOptions):
+    beta: float = option(4.0, "weight of the KL term", positive=True)
+
+
 @register("beta-vae")
 class BetaVAE(VAE):
-    @classmethod
-    def build(cls, image_shape, *, latent_dim=None, net="auto", likelihood=None, sigma_x=0.1, beta=4.0):
-        return cls(**cls.components(image_shape, latent_dim, net, likelihood, sigma_x), beta=beta)
+    Options = BetaVAEOptions
+    table_position = 3
+
+    @property
+    def beta(self) -> float:
+        return float(self.options.beta)

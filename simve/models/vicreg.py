@@ -1,18 +1,26 @@
 """VICReg (Bardes, Ponce, LeCun 2022): invariance, variance and covariance terms on an expander's output."""
 
-from typing import ClassVar
+import dataclasses
 
 from simve import losses
-from simve.models.base import register
-from simve.models.discriminative import Discriminative
+from simve.models.base import option, register
+from simve.models.discriminative import Discriminative, DiscriminativeOptions
+
+
+@dataclasses.dataclass(frozen=True)
+class VICRegOptions(DiscriminativeOptions):
+    head_dim: int = option(512, "expander output size", positive=True)
+    invariance: float = option(25.0, "weight of the invariance (mean squared distance) term")
+    variance: float = option(25.0, "weight of the variance (hinge on each dimension's std) term")
+    covariance: float = option(1.0, "weight of the covariance (off-diagonal) term")
 
 
 @register("vicreg")
 class VICReg(Discriminative):
-    knobs: ClassVar[dict] = {"head_dim": 512, "invariance": 25.0, "variance": 25.0, "covariance": 1.0}
-    positive = ("head_dim",)
+    Options = VICRegOptions
     min_views = 2
+    table_position = 6
 
-    def loss(self, views):
-        self.check_views(views)
-        return losses.vicreg(self.project(views), self.invariance, self.variance, self.covariance)
+    def objective(self, views):
+        o = self.options
+        return losses.vicreg(self.project(views), o.invariance, o.variance, o.covariance)

@@ -2,18 +2,18 @@
 
 A *backbone* maps images ``(..., C, H, W)`` to features ``(..., out_dim)``; the generative
 models put a Gaussian head on it, the discriminative ones use its output as the
-representation. A *decoder* maps latents ``(..., d)`` to unconstrained images (logits or
+representation (heads: :mod:`simve.nets.heads`). A *decoder* maps latents ``(..., d)`` to unconstrained images (logits or
 means, read by the likelihood). ``"auto"`` picks the MLP for 1-channel images up to 32x32 and
 the conv nets otherwise.
 """
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from simve.errors import SimveError
 from simve.nets.conv import ConvBackbone, ConvDecoder
+from simve.nets.heads import GaussianHead
 from simve.nets.mlp import MLPBackbone, MLPDecoder
 
 NETS = {"mlp": (MLPBackbone, MLPDecoder), "conv": (ConvBackbone, ConvDecoder)}
@@ -34,19 +34,6 @@ def resolve_net(name: str, image_shape: tuple[int, int, int]) -> str:
             f"the conv nets take square images of side 16, 32, 64, 128, ..., got {h}x{w}; use --net mlp"
         )
     return name
-
-
-class GaussianHead(nn.Module):
-    """Features -> the location and scale of a diagonal Gaussian: ``loc, softplus(.) + 1e-4``."""
-
-    def __init__(self, backbone: nn.Module, latent_dim: int):
-        super().__init__()
-        self.backbone = backbone
-        self.out = nn.Linear(backbone.out_dim, 2 * latent_dim)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        loc, raw_scale = self.out(self.backbone(x)).chunk(2, dim=-1)
-        return loc, nn.functional.softplus(raw_scale) + 1e-4
 
 
 def build_backbone(name: str, image_shape: tuple[int, int, int]) -> nn.Module:

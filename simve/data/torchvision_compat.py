@@ -9,6 +9,9 @@ PyPI only serves CUDA builds of torchvision. On a CPU torch their compiled libra
 when, the compiled library cannot be loaded. Datasets, transforms and models then work;
 the compiled ops themselves (``nms``, ``roi_align``, ...) stay unavailable. Where the
 installed torchvision matches torch the library loads and this does nothing.
+
+simve only opens ``torchvision.datasets``, through :func:`datasets`, so the repair runs only
+when a torchvision dataset is opened, not on ``import simve``.
 """
 
 import glob
@@ -46,3 +49,11 @@ def ensure_importable() -> None:
     _library = torch.library.Library("torchvision", "DEF")
     for schema in _SCHEMAS:
         _library.define(schema)
+
+
+def datasets():
+    """``torchvision.datasets``, importable on this torch (see the module docstring)."""
+    ensure_importable()
+    import torchvision.datasets
+
+    return torchvision.datasets

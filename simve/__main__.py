@@ -1,0 +1,7 @@
+"""``python -m simve``: the ``simve`` command."""
+
+import sys
+
+from simve.cli import main
+
+sys.exit(main())

@@ -1,0 +1,84 @@
+"""Files and provenance, below everything else: atomic writes, strict JSON, and the lines that say
+where a set of numbers was made (machine, versions).
+
+An atomic write goes to a temporary file beside its target and is then moved into place, so an
+interruption leaves the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from simve.errors import SimveError
+
+
+def write_atomic(path: str | os.PathLike, write) -> Path:
+    """``write(tmp)`` to a temporary file beside ``path``, then move it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    return write_atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json(path: str | os.PathLike, value, indent: int | None = 1) -> Path:
+    """``value`` as strict JSON (NaN and infinities as null, tensors as lists), atomically."""
+    text = json.dumps(finite(value), indent=indent, allow_nan=False)
+    return write_text(path, text + "\n")
+
+
+def read_json(path: str | os.PathLike):
+    """The JSON value in ``path``; a damaged or unreadable file is refused in one line."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SimveError(f"{path} is not readable JSON ({type(err).__name__}); delete it to recompute") from None
+
+
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """``arrays`` as one ``.npz`` file, atomically."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    return write_atomic(path, write)
+
+
+def finite(value):
+    """``value`` with tensors and numpy scalars as plain Python numbers and every NaN or infinite
+    float as None (strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return finite(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def machine() -> str:
+    """Where numbers were made, for the headers of results: ``x86_64, 2 threads``."""
+    threads = torch.get_num_threads()
+    return f"{platform.machine()}, {threads} thread{'s' * (threads > 1)}"
+
+
+def versions() -> dict[str, str]:
+    """The versions that made a set of numbers."""
+    from simve import __version__
+
+    return {"simve": __version__, "torch": torch.__version__, "python": platform.python_version()}

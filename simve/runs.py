@@ -1,0 +1,167 @@
+"""The run layer: everything that trains many runs goes through it (the benchmark, the demo, the
+align-uniform study, sweeps).
+
+One run is a :class:`simve.train.TrainConfig` trained in a folder named from that config
+(:func:`run_folder`). :func:`evaluated` trains it or reuses it (a finished run only loads, an
+interrupted one resumes), then evaluates it or reuses its evaluation: each evaluation is cached in
+the run's ``eval/`` folder beside the settings that made it, and recomputed when they change. The
+data of a (dataset, seed) is loaded once and its probe tasks are built once (:class:`Workspace`),
+whichever runs use them. Results over seeds are aggregated with one convention (:func:`mean_std`:
+the sample standard deviation, n - 1) and written by one writer (:func:`write_results`:
+``results.json`` and ``table.md``, atomically, headed by the command that made them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from simve.data import ImageData
+from simve.errors import SimveError
+from simve.evaluate.tasks import TaskSet, build_tasks
+from simve.io import machine, read_json, versions, write_json, write_text
+from simve.models import MODELS, SSLModel, model_names, option_hints, parse_value
+from simve.stats import mean_std, plus_minus  # noqa: F401  (the run layer's convention, re-exported)
+from simve.train import CONFIG, TrainConfig, train
+
+# ------------------------------------------------------------------------- what to train
+
+TRAINING_KNOBS = {"views": int, "lr": float, "epochs": int, "batch_size": int}  # set on the TrainConfig
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A model with some of its options and training settings changed: one row of a table, one point
+    of a grid. Written ``METHOD[:KNOB=VALUE...]`` (:func:`parse_variant`), e.g. ``simclr:temperature=0.1``
+    or ``simve:prior_var=0.01:views=4``."""
+
+    model: str
+    options: tuple[tuple[str, object], ...] = ()
+    training: tuple[tuple[str, object], ...] = ()  # views, lr, epochs, batch_size
+
+    @property
+    def label(self) -> str:
+        """``simve prior_var=0.01 views=4``: the model, then each setting."""
+        shown = [f"{k}={v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k}={v}"
+                 for k, v in (*self.options, *self.training)]
+        return " ".join([self.model, *shown])
+
+    def config(self, **run) -> TrainConfig:
+        """The training config: ``run`` (data, epochs, seed, ...) with this variant's settings over it."""
+        return TrainConfig(model=self.model, model_options=dict(self.options), **{**run, **dict(self.training)})
+
+
+def parse_variant(text: str) -> Variant:
+    """``"simclr:temperature=0.1:epochs=2"`` -> Variant; unknown models and knobs refused in one line,
+    values typed as the model's options (or the training settings) declare."""
+    model, *items = [part.strip() for part in text.split(":")]
+    if model not in MODELS:
+        raise SimveError(f"{text!r}: unknown model {model!r}; choose from {', '.join(model_names())}")
+    hints = option_hints(model)
+    options, training = {}, {}
+    for item in items:
+        knob, sep, value = item.partition("=")
+        if not sep or not value:
+            raise SimveError(f"{text!r}: write each setting as KNOB=VALUE, got {item!r}")
+        if knob not in hints and knob not in TRAINING_KNOBS:
+            raise SimveError(f"{text!r}: {model} has no option {knob!r}; choose from "
+                             f"{', '.join([*hints, *TRAINING_KNOBS])}")
+        try:
+            typed = parse_value(hints.get(knob, TRAINING_KNOBS.get(knob)), value)
+        except ValueError as err:
+            raise SimveError(f"{text!r}: {knob}: {err}") from None
+        if knob not in hints and not typed > 0:
+            kind = "a whole number >= 1" if TRAINING_KNOBS[knob] is int else "positive"
+            raise SimveError(f"{text!r}: {knob} must be {kind}, got {value}")
+        (options if knob in hints else training)[knob] = typed
+    return Variant(model, tuple(sorted(options.items())), tuple(sorted(training.items())))
+
+
+# ------------------------------------------------------------------------------------ one run
+
+
+def run_folder(runs: str | Path, config: TrainConfig) -> Path:
+    """``runs/<model>[-<option><value>...]-e<epochs>-s<seed>-<hash>``: readable, and unique to the whole
+    config (the device aside, which a run may change when it resumes)."""
+    digest = hashlib.sha1(json.dumps({**config.to_dict(), "device": None}, sort_keys=True).encode()).hexdigest()
+    knobs = "".join(f"-{k}{v}" for k, v in sorted(config.model_options.items()))
+    return Path(runs) / f"{config.model}{knobs}-e{config.epochs}-s{config.seed}-{digest[:8]}"
+
+
+def train_or_reuse(config: TrainConfig, folder: str | Path) -> SSLModel:
+    """The trained model of ``config`` in ``folder`` (eval mode): trained there, resumed where a run was
+    interrupted, only loaded where it finished."""
+    return train(config, folder, resume=(Path(folder) / CONFIG).exists())
+
+
+def cached(path: str | Path, key: dict, compute: Callable[[], dict]) -> dict:
+    """``compute()``, stored at ``path`` beside ``key`` and reused while the stored key is the same."""
+    path = Path(path)
+    if path.exists():
+        stored = read_json(path)
+        if isinstance(stored, dict) and stored.get("key") == json.loads(json.dumps(key)):
+            return stored["results"]
+    results = compute()
+    write_json(path, {"key": key, "results": results}, indent=None)
+    return results
+
+
+class Workspace:
+    """The data and probe tasks of each (dataset, seed), loaded and built once, shared by every run."""
+
+    def __init__(self):
+        self._data: dict[tuple, ImageData] = {}
+        self._tasks: dict[tuple, TaskSet] = {}
+
+    @staticmethod
+    def _key(config: TrainConfig) -> tuple:
+        return (config.data, config.data_root, config.download, config.limit, config.val_fraction, config.seed)
+
+    def data(self, config: TrainConfig) -> ImageData:
+        key = self._key(config)
+        if key not in self._data:
+            self._data[key] = config.load_data()
+        return self._data[key]
+
+    def tasks(self, config: TrainConfig) -> TaskSet:
+        key = self._key(config)
+        if key not in self._tasks:
+            self._tasks[key] = build_tasks(self.data(config), seed=config.seed)
+        return self._tasks[key]
+
+
+def evaluated(config: TrainConfig, folder: str | Path, name: str, key: dict,
+              measure: Callable[[SSLModel, TrainConfig], dict]) -> dict:
+    """Train or reuse the run of ``config`` in ``folder``, then ``measure(model, config)`` or reuse the
+    measurement cached as ``eval/<name>.json`` while ``key`` (the evaluation's settings) is the same."""
+    folder = Path(folder)
+    return cached(folder / "eval" / f"{name}.json", {**key, "epochs": config.epochs},
+                  lambda: measure(train_or_reuse(config, folder), config))
+
+
+# ------------------------------------------------------------------------------- over seeds
+
+
+def timer() -> Callable[[], float]:
+    """Seconds since this call."""
+    started = time.time()
+    return lambda: time.time() - started
+
+
+# ------------------------------------------------------------------------------ the writer
+
+
+def write_results(out_dir: str | Path, title: str, command: str, seconds: float, table: str, results: dict,
+                  meta: dict | None = None) -> tuple[Path, Path]:
+    """``results.json`` (``meta``: command, wall time, machine, versions and ``meta``; then ``results``)
+    and ``table.md`` (``# title``, the command and wall time, then ``table``), both atomically."""
+    out_dir = Path(out_dir)
+    made = {"command": command, "seconds": seconds, "machine": machine(), "versions": versions(), **(meta or {})}
+    json_path = write_json(out_dir / "results.json", {"meta": made, "results": results})
+    header = f"# {title}\n\nMade by `{command}` in {seconds / 60:.1f} min on {machine()}.\n\n"
+    table_path = write_text(out_dir / "table.md", header + table.rstrip() + "\n")
+    return json_path, table_path
