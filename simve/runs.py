@@ -6,7 +6,7 @@ One run is a :class:`simve.train.TrainConfig` trained in a folder named from tha
 interrupted one resumes), then evaluates it or reuses its evaluation: each evaluation is cached in
 the run's ``eval/`` folder beside the settings that made it, and recomputed when they change. The
 data of a (dataset, seed) is loaded once and its probe tasks are built once (:class:`Workspace`),
-whichever runs use them. Results over seeds are aggregated with one convention (:func:`mean_std`:
+whichever runs use them. Results over seeds are aggregated with one convention (:func:`simve.stats.mean_std`:
 the sample standard deviation, n - 1) and written by one writer (:func:`write_results`:
 ``results.json`` and ``table.md``, atomically, headed by the command that made them).
 """
@@ -25,7 +25,6 @@ from simve.errors import SimveError
 from simve.evaluate.tasks import TaskSet, build_tasks
 from simve.io import machine, read_json, versions, write_json, write_text
 from simve.models import MODELS, SSLModel, model_names, option_hints, parse_value
-from simve.stats import mean_std, plus_minus  # noqa: F401  (the run layer's convention, re-exported)
 from simve.train import CONFIG, TrainConfig, train
 
 # ------------------------------------------------------------------------- what to train

@@ -9,15 +9,8 @@ import pytest
 
 from simve.cli import main
 from simve.errors import SimveError
-from simve.experiments.align_uniform import (
-    Configuration,
-    Settings,
-    collapse,
-    compare,
-    parse_configuration,
-    run,
-    spearman,
-)
+from simve.evaluate.alignment import collapse, compare, spearman
+from simve.experiments.align_uniform import Configuration, Settings, parse_configuration, run
 from simve.runs import run_folder
 
 TINY = {"seeds": 1, "limit": 300, "epochs": 1, "grid": ("simclr", "align-uniform", "vae")}

@@ -7,7 +7,9 @@ from dataclasses import replace
 import pytest
 import torch
 
+from simve.data.gmm import make_geometry, pair_noise
 from simve.errors import SimveError
+from simve.evaluate.subspaces import clustering_scores, fisher_directions, fisher_ratio, kmeans, principal_angles
 from simve.experiments import get_experiment
 from simve.experiments import gmm_fisher as gf
 
@@ -76,20 +78,20 @@ def test_a_fixed_seed_repeats_exactly(tmp_path):
 
 def test_the_mixture_has_the_stated_geometry():
     generator = torch.Generator().manual_seed(0)
-    geometry = gf.make_geometry(9, 4, 3.0, generator)
+    geometry = make_geometry(9, 4, 3.0, generator)
     differences = geometry.means - geometry.means.mean(0)
     assert torch.allclose(geometry.nuisance.T @ differences.T, torch.zeros(3, 4, dtype=torch.float64), atol=1e-10)
     assert torch.allclose(torch.cdist(geometry.means, geometry.means)[0, 1:], torch.full((3,), 3.0, dtype=torch.float64))
     low, high = geometry.at(1.0), geometry.at(50.0)
     assert torch.linalg.eigvalsh(high.covariance)[-3:] == pytest.approx([50.0] * 3)
     # The nuisance is orthogonal to the means and to S, so the Fisher subspace does not move with a ...
-    angles = gf.principal_angles(gf.fisher_directions(low.covariance, low.between, 3),
-                                 gf.fisher_directions(high.covariance, high.between, 3))
+    angles = principal_angles(fisher_directions(low.covariance, low.between, 3),
+                              fisher_directions(high.covariance, high.between, 3))
     assert angles.max() < 1e-6
     # ... and it is span{Sigma^-1 (mu_k - mu_bar)}, which differs from the span of the means.
-    fisher = gf.fisher_directions(high.covariance, high.between, 3)
-    assert gf.principal_angles(fisher, torch.linalg.solve(high.covariance, differences.T).T).max() < 1e-6
-    assert gf.principal_angles(fisher, differences).max() > math.radians(5)
+    fisher = fisher_directions(high.covariance, high.between, 3)
+    assert principal_angles(fisher, torch.linalg.solve(high.covariance, differences.T).T).max() < 1e-6
+    assert principal_angles(fisher, differences).max() > math.radians(5)
     samples = high.sample(torch.zeros(20000, dtype=torch.long), torch.randn(20000, 9, generator=generator,
                                                                             dtype=torch.float64))
     assert torch.allclose(samples.T.cov(), high.covariance, atol=2.0)
@@ -97,7 +99,7 @@ def test_the_mixture_has_the_stated_geometry():
 
 @pytest.mark.parametrize("augment, expected", [("independent", 0.0), ("coupled", 0.6)])
 def test_views_share_a_fraction_rho_of_their_noise(augment, expected):
-    noise = gf.pair_noise(20000, 5, augment, 0.6, torch.Generator().manual_seed(1))
+    noise = pair_noise(20000, 5, augment, 0.6, torch.Generator().manual_seed(1))
     correlation = torch.corrcoef(torch.stack([noise[:, 0].flatten(), noise[:, 1].flatten()]))[0, 1]
     assert float(correlation) == pytest.approx(expected, abs=0.02)
     assert float(noise[:, 1].std()) == pytest.approx(1.0, abs=0.02)
@@ -105,14 +107,14 @@ def test_views_share_a_fraction_rho_of_their_noise(augment, expected):
 
 def test_angles_ratio_and_clustering_scores_on_known_cases():
     eye = torch.eye(4, dtype=torch.float64)
-    assert gf.principal_angles(eye[:2], torch.stack([eye[0] + eye[1], eye[0] - 2 * eye[1]])).max() < 1e-7
-    assert torch.rad2deg(gf.principal_angles(eye[:2], eye[2:])).tolist() == pytest.approx([90.0, 90.0])
+    assert principal_angles(eye[:2], torch.stack([eye[0] + eye[1], eye[0] - 2 * eye[1]])).max() < 1e-7
+    assert torch.rad2deg(principal_angles(eye[:2], eye[2:])).tolist() == pytest.approx([90.0, 90.0])
     within, between = torch.diag(torch.tensor([1.0, 2.0, 4.0, 8.0], dtype=torch.float64)), eye
-    lda = gf.fisher_directions(within, between, 2)
-    assert gf.fisher_ratio(lda, within, between) == pytest.approx(1.0 + 0.5)
+    lda = fisher_directions(within, between, 2)
+    assert fisher_ratio(lda, within, between) == pytest.approx(1.0 + 0.5)
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
-    assert gf.clustering_scores(torch.tensor([2, 2, 0, 0, 1, 1]), labels, 3) == pytest.approx((1.0, 1.0))
-    assert gf.clustering_scores(torch.tensor([0, 1, 0, 1, 0, 1]), labels, 3)[1] < 0.1
+    assert clustering_scores(torch.tensor([2, 2, 0, 0, 1, 1]), labels, 3) == pytest.approx((1.0, 1.0))
+    assert clustering_scores(torch.tensor([0, 1, 0, 1, 0, 1]), labels, 3)[1] < 0.1
 
 
 def test_kmeans_recovers_separated_blobs():
@@ -120,8 +122,8 @@ def test_kmeans_recovers_separated_blobs():
     centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
     labels = torch.arange(3).repeat(50)
     points = centres[labels] + torch.randn(150, 2, generator=generator)
-    found = gf.kmeans(points, 3, restarts=3, generator=generator)
-    assert gf.clustering_scores(found, labels, 3)[0] == 1.0
+    found = kmeans(points, 3, restarts=3, generator=generator)
+    assert clustering_scores(found, labels, 3)[0] == 1.0
 
 
 @pytest.mark.parametrize("change, message", [

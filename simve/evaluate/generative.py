@@ -30,20 +30,24 @@ def generative_metrics(
 ) -> dict[str, float]:
     """ELBO and IWAE_K per view (nats), and reconstruction MSE per pixel, over ``split``.
 
-    ``batch_size`` defaults to about 4096 decoded images per batch (images x particles)."""
+    The views and the guide's draws are seeded with ``seed`` (the global RNG is forked, so the bounds
+    do not depend on what ran before). ``batch_size`` defaults to about 4096 decoded images per batch
+    (images x particles)."""
     batch_size = batch_size or max(1, 4096 // particles)
     model.eval()
     device = model.device
     generator = torch.Generator().manual_seed(seed)
     totals = {"elbo": 0.0, "iwae": 0.0, "sq_error": 0.0}
     batches = image_batches(split.images, batch_size, device)
-    for _, images, originals in tqdm(batches, desc=f"bounds (K={particles})", unit="batch", disable=not progress,
-                                     total=-(-len(split) // batch_size)):
-        views, _ = multiview(images, generator)
-        bounds = model.bounds(views.to(device), particles)
-        totals["elbo"] += float(bounds["elbo"].sum())
-        totals["iwae"] += float(bounds["iwae"].sum())
-        totals["sq_error"] += float((model.reconstruct(originals) - originals).pow(2).mean((1, 2, 3)).sum())
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for _, images, originals in tqdm(batches, desc=f"bounds (K={particles})", unit="batch",
+                                         disable=not progress, total=-(-len(split) // batch_size)):
+            views, _ = multiview(images, generator)
+            bounds = model.bounds(views.to(device), particles)
+            totals["elbo"] += float(bounds["elbo"].sum())
+            totals["iwae"] += float(bounds["iwae"].sum())
+            totals["sq_error"] += float((model.reconstruct(originals) - originals).pow(2).mean((1, 2, 3)).sum())
     n, n_views = len(split), multiview.views
     return {
         "elbo_per_view": totals["elbo"] / (n * n_views),

@@ -1,38 +1,18 @@
 """Wang & Isola (ICML 2020): alignment and uniformity on the hypersphere track downstream accuracy.
 
-For an encoder f with l2-normalised features (alpha = 2, t = 2):
-
     L_align   = E_{(x, x+) ~ p_pos} || f(x) - f(x+) ||_2^2                 in [0, 4]
     L_uniform = log E_{x, y ~ p_data, x != y} exp(-2 || f(x) - f(y) ||_2^2)   in [-8, 0]
 
-Positive pairs are two augmented views of one image; L_uniform is taken over un-augmented images.
-Both are computed on the *validation* split. The paper trains many encoders (losses, temperatures,
-loss weights, epochs), finds that lower (better) L_align and L_uniform go with a higher linear-probe
-accuracy, and that training on ``L_align + w * L_uniform`` alone matches or beats the contrastive loss.
-
-The study here trains a grid of encoders on the glyphs (content: the digit), each configuration over
-several seeds, all through :func:`simve.train.train`: SimCLR at several temperatures, align-uniform at
-several ``uniform_weight``, ``uniform_t``, ``align_alpha``, two budgets (epochs), and the generative
-models SimVE and VAE, which are not trained for uniformity. For every encoder it records the test
-accuracy of a linear probe on the content task (on the representation; regularisation chosen on
-validation, the test split scored once) and L_align, L_uniform on two feature spaces:
-
-- the representation (what the probe sees: the backbone output, a generative model's posterior mean);
-- the loss space (the projection head's output, on which SimCLR and align-uniform compute their loss:
-  what the paper measures; the representation again for the generative models, which have no head).
-
-It reports
-
-- Spearman's rank correlation over the encoders between accuracy and each of L_align, L_uniform and
-  L_align + L_uniform (negative: lower loss, higher accuracy), over all encoders and over the
-  contrastive ones (SimCLR, align-uniform) alone, and between L_align and L_uniform themselves;
-- at every number of epochs both have, the best align-uniform configuration against the best SimCLR
-  one (best: the higher mean *validation* accuracy), test accuracy mean +- std over seeds;
-- the encoders whose loss-space features collapsed (L_uniform near 0: perfectly aligned, useless).
-
-A configuration is ``METHOD[:KNOB=VALUE...]``, with the model's options (``simve train --help``) and
-``epochs`` as knobs: ``simclr:temperature=0.1``, ``align-uniform:uniform_weight=4:epochs=1``.
-Runs live in ``settings.runs``; a finished run (and its evaluation) is reused, an interrupted one resumed.
+on l2-normalised features. The paper trains many encoders, finds that lower L_align and L_uniform go
+with a higher linear-probe accuracy, and that training on ``L_align + w * L_uniform`` alone matches
+or beats the contrastive loss. The study trains a grid of encoders on the glyphs through the run
+layer (:mod:`simve.runs`), each configuration over several seeds: SimCLR at several temperatures,
+align-uniform at several ``uniform_weight``, ``uniform_t``, ``align_alpha`` and budgets, SimVE and the
+VAE; measures each (:mod:`simve.evaluate.alignment`: both metrics on validation features of the
+representation and of the loss space, linear-probe test accuracy on the content); and reports the
+rank correlations, the best align-uniform against the best SimCLR (best: mean *validation* accuracy)
+at each budget, and the collapsed encoders. A configuration is ``METHOD[:KNOB=VALUE...]`` with the
+model's options and ``epochs`` as knobs: ``simclr:temperature=0.1``, ``align-uniform:uniform_weight=4:epochs=1``.
 """
 
 from __future__ import annotations
@@ -41,29 +21,31 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
-from simve.data import MultiView, preset
 from simve.errors import SimveError
-from simve.evaluate.features import extract_features
-from simve.evaluate.metrics import alignment_uniformity
-from simve.evaluate.probes import run_probe
+from simve.evaluate.alignment import (
+    CONTRASTIVE,
+    MEASURE_KEY,
+    METRICS,
+    SPACES,
+    collapse,
+    compare,
+    correlations,
+    measure,
+    trade_off,
+)
 from simve.experiments.common import experiment, write_experiment
-from simve.figures.align_uniform import METRICS, SPACES, save_figure
-from simve.models import MODELS, SSLModel, build_model
+from simve.figures.align_uniform import save_figure
+from simve.models import MODELS, build_model
 from simve.runs import Variant, Workspace, evaluated, parse_variant, run_folder, timer
 from simve.stats import mean_std, plus_minus
 from simve.train import TrainConfig
 
 NAME = "align-uniform"
-CONTRASTIVE = ("simclr", "align-uniform")
 FIGURE_NOTE = ("Figure: `align_uniform.png`, one row per feature space (representation, loss space): L_align "
                "against L_uniform coloured by accuracy, marker by method (the paper's figure), then accuracy against "
                "each metric; one point per encoder.")
-EVAL_KEY = {"probe": "linear", "metrics_split": "val", "alpha": 2.0, "t": 2.0, "spaces": list(SPACES)}
-COLLAPSED = -0.1  # loss-space L_uniform above this: the features sit near one point
 
 DEFAULT_GRID = (
     "simclr:temperature=0.05", "simclr:temperature=0.1", "simclr:temperature=0.2", "simclr:temperature=0.5",
@@ -136,57 +118,7 @@ def parse_grid(settings: Settings) -> list[Configuration]:
 # ------------------------------------------------------------------------------ one encoder
 
 
-class LossSpace(SSLModel):
-    """A model seen through the features its loss is computed on: the projection head's output of a
-    discriminative model (what Wang & Isola call the encoder's output), the representation otherwise."""
-
-    def __init__(self, model: SSLModel):
-        super().__init__()
-        self.model = model
-
-    def embed(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model.project(images) if self.model.can("project") else self.model.embed(images)
-
-
-def measure(model: SSLModel, data, seed: int) -> dict[str, float]:
-    """L_align and L_uniform on validation features (of the representation and of the loss space), and
-    the linear probe's content accuracy on the representation."""
-    multiview = MultiView(preset(data.preset), 2)
-    results = {}
-    for prefix, seen in zip(SPACES, (model, LossSpace(model))):
-        metrics = alignment_uniformity(seen, data.val, multiview, seed=seed)
-        metrics["sum"] = metrics["align"] + metrics["uniform"]
-        results.update({prefix + key: value for key, value in metrics.items()})
-    parts = [(extract_features(model, split), split.labels) for split in (data.train, data.val, data.test)]
-    probe = run_probe(EVAL_KEY["probe"], *parts, seed=seed)
-    return {**results, "val_accuracy": probe["val_accuracy"], "accuracy": probe["test_accuracy"],
-            "l2": probe["chosen"]}
-
-
 # ------------------------------------------------------------------------------ the study
-
-
-def spearman(encoders: list[dict], key: str, target: str = "accuracy") -> dict:
-    """Spearman's rho (and its p-value) between ``key`` and ``target`` over ``encoders``."""
-    values, targets = [e[key] for e in encoders], [e[target] for e in encoders]
-    if len(encoders) < 3 or len(set(values)) < 2 or len(set(targets)) < 2:
-        return {"rho": math.nan, "p": math.nan, "n": len(encoders)}
-    result = spearmanr(values, targets)
-    return {"rho": float(result.statistic), "p": float(result.pvalue), "n": len(encoders)}
-
-
-def correlations(encoders: list[dict]) -> dict:
-    """Per feature space, over all encoders and over the contrastive ones: rho of each metric."""
-    scopes = {"all": encoders, "contrastive": [e for e in encoders if e["method"] in CONTRASTIVE]}
-    return {space: {scope: {m: spearman(group, prefix + m) for m in METRICS} for scope, group in scopes.items()}
-            for prefix, space in SPACES.items()}
-
-
-def trade_off(encoders: list[dict]) -> dict:
-    """Per feature space, rho between L_align and L_uniform over the contrastive encoders: negative when
-    the grid trades one for the other (a lower L_align with a higher L_uniform)."""
-    contrastive = [e for e in encoders if e["method"] in CONTRASTIVE]
-    return {space: spearman(contrastive, prefix + "align", prefix + "uniform") for prefix, space in SPACES.items()}
 
 
 def summarise(configuration: Configuration, runs: list[dict]) -> dict:
@@ -197,32 +129,6 @@ def summarise(configuration: Configuration, runs: list[dict]) -> dict:
         stats = mean_std(r[key] for r in runs)
         row[key], row[key + "_std"] = stats["mean"], stats["std"]
     return row
-
-
-def compare(rows: list[dict]) -> list[dict]:
-    """At every number of epochs both have: the best (by mean validation accuracy) align-uniform and
-    SimCLR rows, the difference of their mean test accuracies and its spread (the stds combined)."""
-    shared = sorted(set.intersection(*({r["epochs"] for r in rows if r["method"] == m} for m in CONTRASTIVE)))
-    comparisons = []
-    for epochs in shared:
-        best = {m: max((r for r in rows if r["method"] == m and r["epochs"] == epochs),
-                       key=lambda r: r["val_accuracy"]) for m in CONTRASTIVE}
-        difference = best["align-uniform"]["accuracy"] - best["simclr"]["accuracy"]
-        spread = math.hypot(best["align-uniform"]["accuracy_std"], best["simclr"]["accuracy_std"])
-        verdict = "matches" if abs(difference) <= spread else ("beats" if difference > 0 else "falls short of")
-        comparisons.append({"epochs": epochs, **best, "difference": difference, "spread": spread, "verdict": verdict})
-    return comparisons
-
-
-def collapse(encoders: list[dict]) -> dict:
-    """The encoders whose loss-space features collapsed to nearly one point, and rho(L_align) without them."""
-    collapsed = [e for e in encoders if e["head_uniform"] > COLLAPSED]
-    rest = [e for e in encoders if e["head_uniform"] <= COLLAPSED and e["method"] in CONTRASTIVE]
-    return {"threshold": COLLAPSED, "labels": sorted({e["label"] for e in collapsed}), "count": len(collapsed),
-            "max_head_align": max((e["head_align"] for e in collapsed), default=math.nan),
-            "accuracy": [min((e["accuracy"] for e in collapsed), default=math.nan),
-                         max((e["accuracy"] for e in collapsed), default=math.nan)],
-            "align_rho_contrastive_without": spearman(rest, "align")}
 
 
 # ------------------------------------------------------------------------------ outputs
@@ -348,14 +254,14 @@ def run(settings: Settings, out_dir: Path, command: str) -> dict:
     for configuration, seed in tqdm(jobs, desc=NAME, unit="run"):
         config = configuration.train_config(settings, seed)
         measured[configuration].append(evaluated(
-            config, run_folder(settings.runs, config), NAME, EVAL_KEY,
+            config, run_folder(settings.runs, config), NAME, MEASURE_KEY,
             lambda model, config: measure(model, workspace.data(config), config.seed)))
     encoders = [{"method": c.method, "label": c.label, "epochs": c.epochs, "seed": seed, **m}
                 for c, runs in measured.items() for seed, m in enumerate(runs)]
     rows = [summarise(c, runs) for c, runs in measured.items()]
     found, comparisons, traded, collapsed = correlations(encoders), compare(rows), trade_off(encoders), collapse(encoders)
     lines = findings(settings, rows, found, comparisons, traded, collapsed)
-    save_figure(encoders, {m for m in MODELS if MODELS[m].generative}, Path(out_dir) / "align_uniform.png")
+    save_figure(encoders, {m for m in MODELS if MODELS[m].generative}, SPACES, METRICS, Path(out_dir) / "align_uniform.png")
     results = {"rows": rows, "encoders": encoders, "correlations": found, "comparisons": comparisons,
                "align_uniform_trade_off": traded, "collapsed": collapsed, "findings": lines}
     data = workspace.data(configurations[0].train_config(settings, 0))

@@ -22,7 +22,8 @@ from simve.evaluate.latent_classes import CHUNKS, Heldout, contrastive_loss, mea
 from simve.experiments.common import experiment, write_experiment
 from simve.figures.curl import plot_negatives, plot_sample_complexity
 from simve.nets.sphere import SphereMLP
-from simve.runs import mean_std, plus_minus, timer
+from simve.runs import timer
+from simve.stats import mean_std, plus_minus
 from simve.train import fit
 
 RAW, UNTRAINED, SUPERVISED = "raw input", "untrained encoder", "supervised encoder"
