@@ -15,7 +15,9 @@ import time
 
 import torch
 
-import simve  # noqa: F401  (before torchvision/kornia: patches a CPU/CUDA torchvision mismatch)
+from simve.data.torchvision_compat import ensure_importable
+
+ensure_importable()  # before kornia, which imports torchvision: a CUDA build on CPU torch needs two op schemas
 from simve.data.augment import preset
 from simve.data.views import MultiView
 
