@@ -93,7 +93,7 @@ def test_linear_l2_is_chosen_on_val():
     minority_side = (like_train[0][like_train[1] == 1], torch.zeros(int((like_train[1] == 1).sum()), dtype=torch.long))
     grid = (1e-4, 30.0)
     shifted = linear_probe(train, minority_side, like_train, l2_grid=grid)
-    assert shifted["chosen"] == {"l2": 30.0} and shifted["l2"] == 30.0 and shifted["val_accuracy"] == 1.0
+    assert shifted["chosen"] == {"l2": 30.0} and "l2" not in shifted and shifted["val_accuracy"] == 1.0
     usual = linear_probe(train, like_train, like_train, l2_grid=grid)
     assert usual["chosen"] == {"l2": 1e-4} and usual["val_accuracy"] == 1.0
     assert {c["l2"]: c["val_accuracy"] for c in usual["val_curve"]}[30.0] < 0.8
@@ -216,9 +216,9 @@ def test_max_train_subsample():
         run_probe("mean", *parts, max_train=2)
 
 
-def test_linear_probe_keeps_its_old_interface():
+def test_linear_probe_returns_its_choice():
     result = linear_probe(*clusters((100, 50, 50)))
-    assert {"test_accuracy", "val_accuracy", "l2"} <= set(result) and result["l2"] == result["chosen"]["l2"]
+    assert {"test_accuracy", "val_accuracy", "chosen"} <= set(result) and set(result["chosen"]) == {"l2"}
 
 
 def _bad_inputs():

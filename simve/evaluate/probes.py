@@ -158,8 +158,8 @@ def linear_probe(
 ) -> dict:
     """Multinomial logistic regression, ``l2`` chosen on ``val``; ``test`` scored once.
 
-    Returns ``test_accuracy``, ``val_accuracy``, ``chosen`` (``{"l2": ...}``), ``l2`` (the same, kept
-    for older callers), ``val_curve`` (val accuracy of every ``l2``) and ``seconds``.
+    Returns ``test_accuracy``, ``val_accuracy``, ``chosen`` (``{"l2": ...}``), ``val_curve`` (val
+    accuracy of every ``l2``) and ``seconds``.
     """
     start = time.perf_counter()
     train, val, test, n_classes = _prepare(train, val, test, seed, max_train)
@@ -179,7 +179,7 @@ def linear_probe(
             best = (accuracy, l2, theta)
     val_accuracy, l2, theta = best
     return {"test_accuracy": _accuracy((x1_test @ theta).argmax(1), y_test), "val_accuracy": val_accuracy,
-            "chosen": {"l2": l2}, "l2": l2, "val_curve": curve, "seconds": time.perf_counter() - start}
+            "chosen": {"l2": l2}, "val_curve": curve, "seconds": time.perf_counter() - start}
 
 
 # ---------------------------------------------------------------------------------------------- mlp
