@@ -25,11 +25,13 @@ from simve.models import MODELS, benchmark_models, build_model, option_hints, pa
 from simve.models.anchors import RawPixels
 from simve.models.generative import default_latent_dim
 from simve.plots import save_tradeoff
+from simve.presets import with_preset
 from simve.runs import (
     TRAINING_KNOBS,
     Variant,
     Workspace,
     cached,
+    compute_used,
     evaluated,
     parse_variant,
     run_folder,
@@ -58,6 +60,7 @@ class BenchmarkSpec:
     sweep: dict[str, list] = field(default_factory=dict)
     anchors: bool = True
     matched_dims: bool = True  # discriminative models again at SimVE's latent size
+    preset: str | None = None  # settings bundle under every generative row (simve.presets), e.g. "paper"
     title: str = ""  # the table's title (default: "simve benchmark: DATA")
 
     def evaluation(self, views: int, seed: int) -> dict:
@@ -87,14 +90,15 @@ def benchmark_rows(spec: BenchmarkSpec, image_shape) -> tuple[dict[str, Variant]
     latent = default_latent_dim(image_shape)
     rows = {}
     for text in spec.models:
-        variant = parse_variant(text)
-        rows[variant.label] = variant
+        parsed = parse_variant(text)
+        variant = with_preset(parsed, spec.preset, image_shape)
+        rows[parsed.label] = variant
         if spec.matched_dims and not MODELS[variant.model].generative:
             rows[f"{variant.label} (d={latent})"] = Variant(variant.model, (*variant.options, ("latent_dim", latent)),
                                                             variant.training)
     swept = [Variant("simve", training=((knob, value),)) if knob in TRAINING_KNOBS else Variant("simve", ((knob, value),))
              for knob, values in spec.sweep.items() for value in values]
-    rows.update({variant.label: variant for variant in swept})
+    rows.update({variant.label: with_preset(variant, spec.preset, image_shape) for variant in swept})
     return rows, {variant.label for variant in swept}
 
 
@@ -105,6 +109,7 @@ class Benchmark:
         self.spec, self.workspace = spec, Workspace()
         self.data = self.workspace.data(self.anchor_config(spec.seeds[0]))
         self.variants, self.swept = benchmark_rows(spec, self.data.image_shape)  # checked before any work
+        self.compute: dict[str, list[dict]] = {}
 
     def anchor_config(self, seed: int) -> TrainConfig:
         """The untrained random encoder's config: also the key of a seed's data for the anchors."""
@@ -159,6 +164,8 @@ class Benchmark:
                 key = self.spec.evaluation(config.views, seed)
                 per_row.setdefault(row, []).append(
                     evaluated(config, self.folder(row, seed), "benchmark", key, self.measure))
+                self.compute.setdefault(row, []).append(
+                    compute_used(config, self.folder(row, seed), len(self.workspace.data(config).train)))
         return per_row
 
 
@@ -196,8 +203,20 @@ def _bounds_table(per_row: dict[str, list[dict]]) -> str:
     return "\n".join(lines) if len(lines) > 4 else ""
 
 
+def compute_table(compute: dict[str, list[dict]]) -> str:
+    """Per trained row, the mean over seeds of what its training cost."""
+    lines = [("Compute per run (mean over seeds): epochs, optimiser steps, encoder passes (training images x views "
+              "x epochs) and training wall time on this machine:"), "",
+             "| model | epochs | steps | encoder passes | train time (s) |", "|---|---|---|---|---|"]
+    for row, runs in compute.items():
+        mean = {k: mean_std(r[k] for r in runs)["mean"] for k in runs[0]}
+        lines.append(f"| {row} | {mean['epochs']:g} | {mean['steps']:.0f} | {mean['encoder_passes']:.3g} | "
+                     f"{mean['train_seconds']:.0f} |")
+    return "\n".join(lines)
+
+
 def _write(benchmark: Benchmark, per_row: dict[str, list[dict]], command: str, seconds: float) -> str:
-    """``table.md`` and ``results.json``; returns the description and the summary table."""
+    """``table.md`` and ``results.json``; returns the description, the summary table and the compute table."""
     spec, data = benchmark.spec, benchmark.data
     summary = (
         f"Data: {spec.data}, {len(data.train)} train, {len(data.val)} validation, {len(data.test)} test images; "
@@ -208,10 +227,10 @@ def _write(benchmark: Benchmark, per_row: dict[str, list[dict]], command: str, s
         "on l2-normalised test features.\n\n"
         + comparison_table({row: [summarise(r) for r in runs] for row, runs in per_row.items()})
     )
-    table = "\n".join(part for part in (summary, _bounds_table(per_row),
-                                        "## Every task and probe (mean over seeds)\n\n"
+    summary += "\n" + compute_table(benchmark.compute) + "\n"
+    table = "\n".join(part for part in (summary, _bounds_table(per_row), "## Every task and probe (mean over seeds)\n\n"
                                         + _mean_task_table(per_row, spec.probes)) if part)
-    meta = {"epochs": spec.epochs, "seeds": len(spec.seeds),
+    meta = {"epochs": spec.epochs, "seeds": len(spec.seeds), "preset": spec.preset, "compute": benchmark.compute,
             "data": {"name": spec.data, "train": len(data.train), "val": len(data.val), "test": len(data.test)}}
     write_results(spec.out, spec.title or f"simve benchmark: {spec.data}", command, seconds, table, per_row, meta)
     return summary

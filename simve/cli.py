@@ -11,10 +11,12 @@ from collections import Counter
 from pathlib import Path
 
 from simve import __version__
+from simve.data.augment import PRESETS
 from simve.errors import SimveError
 from simve.evaluate.probes import PROBES
 from simve.models import benchmark_models, model_names, option_fields, option_hints
 from simve.models.base import parse_value
+from simve.presets import PRESETS as SETTING_PRESETS
 
 
 def positive_int(text: str) -> int:
@@ -102,21 +104,24 @@ def demo(args) -> None:
 # The `train` options a resumed run may give besides --out, the model knobs (passed to the model only
 # when given), and the options that fill TrainConfig where given (its defaults apply otherwise).
 RESUME_OPTIONS = ("epochs", "device")
-RUN_OPTIONS = ("data_root", "download", "limit", "seed", "batch_size", "views", "lr", "device", "checkpoint_every")
+RUN_OPTIONS = ("data_root", "download", "limit", "seed", "batch_size", "views", "lr", "adam_eps", "augment", "device",
+               "checkpoint_every")
 
 
 def _given(args) -> dict:
     """The `train` options given on the command line (the others are None)."""
-    return {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "command_line", "run", "resume", "out")}
+    return {k: v for k, v in vars(args).items()
+            if v is not None and k not in ("command", "command_line", "run", "resume", "out", "preset")}
 
 
 def _check_train_args(parser: argparse.ArgumentParser, args) -> None:
     given = _given(args)
     if args.resume:
         extra = sorted(set(given) - set(RESUME_OPTIONS))
-        if extra:
+        if extra or args.preset:
+            fixed = [*extra, *(["preset"] if args.preset else [])]
             parser.error(f"with --resume give only --epochs and --device besides --out; the run's config.json "
-                         f"fixes {', '.join('--' + k.replace('_', '-') for k in extra)}")
+                         f"fixes {', '.join('--' + k.replace('_', '-') for k in fixed)}")
     else:
         missing = [f"--{k}" for k in ("model", "data", "epochs") if k not in given]
         if missing:
@@ -135,9 +140,17 @@ def train(args) -> None:
     else:
         if "data_root" in given:  # absolute, so the run resumes from any working directory
             given["data_root"] = str(Path(given["data_root"]).resolve())
-        config = TrainConfig(model=args.model, data=args.data, epochs=args.epochs,
-                             model_options={k: given[k] for k in _model_knobs() if k in given},
-                             **{k: given[k] for k in RUN_OPTIONS if k in given})
+        options = {k: given[k] for k in _model_knobs() if k in given}
+        settings = {k: given[k] for k in RUN_OPTIONS if k in given}
+        if args.preset:
+            from simve.data import load_dataset
+            from simve.presets import preset_settings
+
+            shape = load_dataset(args.data, given.get("data_root"), download=bool(given.get("download")),
+                                 limit=given.get("limit")).image_shape
+            preset_options, preset_training = preset_settings(args.preset, args.model, shape)
+            options, settings = {**preset_options, **options}, {**preset_training, **settings}
+        config = TrainConfig(model=args.model, data=args.data, epochs=args.epochs, model_options=options, **settings)
     train_run(config, args.out, resume=args.resume)
     last = next((r for r in reversed(read_metrics(args.out)) if "train_loss" in r), None)
     print(f"run folder: {args.out}")
@@ -210,7 +223,7 @@ def benchmark(args) -> None:
         runs=Path(args.runs or Path("runs") / Path(args.out).name),
         data_root=str(Path(args.data_root).resolve()) if args.data_root else None, limit=args.limit,
         probes=args.probes, particles=args.particles, max_train=args.max_train, sweep=parse_sweep(args.sweep),
-        anchors=args.anchors,
+        anchors=args.anchors, preset=args.preset,
     )
     print(run_benchmark(spec, args.command_line))
     print(f"wrote {spec.out / 'table.md'}, {spec.out / 'results.json'} and {spec.out / 'figures'}")
@@ -238,6 +251,11 @@ def _train_parser(commands) -> None:
     p.add_argument("--batch-size", type=positive_int, metavar="B", help="images per step (default 64)")
     p.add_argument("--views", type=positive_int, metavar="J", help="augmented views per image (default 2)")
     p.add_argument("--lr", type=positive_float, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--adam-eps", type=positive_float, metavar="EPS", help="Adam's eps (default 1e-8)")
+    p.add_argument("--augment", choices=tuple(PRESETS), help="augmentation preset of the training views "
+                                                           "(default: the dataset's own)")
+    p.add_argument("--preset", choices=SETTING_PRESETS, help="a bundle of settings under the ones given: paper = "
+                                                             "the official SimVAE objective and optimiser")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="auto: cuda where available (default)")
     p.add_argument("--checkpoint-every", type=positive_int, metavar="N",
                    help="steps between checkpoints (default 500; also at the end of every epoch)")
@@ -315,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generative models: IWAE samples for the test bounds, 0 to skip (default 100)")
     p.set_defaults(run=eval_run)
     _benchmark_parser(commands)
+    _tune_parser(commands)
     _experiment_parser(commands)
     return parser
 
@@ -339,9 +358,52 @@ def _benchmark_parser(commands) -> None:
     p.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
                    help="SimVE settings to add, one row each: any SimVE option (prior_var=0.01,0.1,1,10, "
                         "sigma_x=0.05,0.2, likelihood=gaussian) or views, lr, epochs (repeatable)")
+    p.add_argument("--preset", choices=SETTING_PRESETS,
+                   help="settings under every generative row: paper = the official SimVAE objective and optimiser")
     p.add_argument("--no-anchors", dest="anchors", action="store_false",
                    help="leave out the raw-pixel and random-encoder rows (for a quick sweep)")
     p.set_defaults(run=benchmark)
+
+
+def tune(args) -> None:
+    from simve.tune import TuneSpec, parse_grid, run_tuning
+
+    fixed = parse_grid(args.set)
+    if any(len(v) > 1 for v in fixed.values()):
+        raise SimveError("--set takes one value per key (KEY=VALUE); give several values with --grid")
+    out = Path(args.out or Path("results") / "tuning" / Path(args.data).stem)
+    spec = TuneSpec(data=args.data, model=args.model, grid=parse_grid(args.grid), criterion=args.criterion,
+                    epochs=args.epochs, out=out, runs=Path(args.runs or Path("runs") / "tuning" / out.name),
+                    seeds=tuple(range(args.seeds)), limit=args.limit, probes=args.probes,
+                    data_root=str(Path(args.data_root).resolve()) if args.data_root else None,
+                    max_train=args.max_train, preset=args.preset, fixed={k: v[0] for k, v in fixed.items()})
+    print(run_tuning(spec, args.command_line))
+    print(f"wrote {out / args.model} and {out / 'index.md'}")
+
+
+def _tune_parser(commands) -> None:
+    p = commands.add_parser("tune", help="choose a model's settings on validation; score the choice on test once",
+                            description="Train every point of a grid, score each on the validation split, choose "
+                                        "by the declared criterion, and score only the choice on the test split.")
+    p.add_argument("--data", required=True, help="dataset name or path of a .npz file")
+    p.add_argument("--data-root", metavar="DIR")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="use at most N train and N test images")
+    p.add_argument("--model", required=True, choices=model_names())
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                   help="a model option or training setting (views, lr, epochs, batch_size, adam_eps, augment) "
+                        "and its values; every combination is one point (repeatable)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting every point shares")
+    p.add_argument("--criterion", required=True, choices=("content", "style", "pareto"),
+                   help="content: best validation content accuracy; style: best validation perturbed-style "
+                        "accuracy; pareto: the content-vs-style front")
+    p.add_argument("--epochs", type=positive_int, required=True)
+    p.add_argument("--seeds", type=positive_int, default=1)
+    p.add_argument("--probes", type=_probe_list, default=("linear",))
+    p.add_argument("--max-train", type=positive_int, default=10_000, metavar="N")
+    p.add_argument("--preset", choices=SETTING_PRESETS, help="settings under every point (generative models)")
+    p.add_argument("--out", metavar="DIR", help="results folder (default results/tuning/<data>)")
+    p.add_argument("--runs", metavar="DIR", help="where the runs live (default runs/tuning/<name of --out>)")
+    p.set_defaults(run=tune)
 
 
 def experiment(args) -> None:

@@ -13,6 +13,7 @@ the sample standard deviation, n - 1) and written by one writer (:func:`write_re
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -25,11 +26,12 @@ from simve.errors import SimveError
 from simve.evaluate.tasks import TaskSet, build_tasks
 from simve.io import machine, read_json, versions, write_json, write_text
 from simve.models import MODELS, SSLModel, model_names, option_hints, parse_value
-from simve.train import CONFIG, TrainConfig, train
+from simve.train import CONFIG, TrainConfig, read_metrics, train
 
 # ------------------------------------------------------------------------- what to train
 
-TRAINING_KNOBS = {"views": int, "lr": float, "epochs": int, "batch_size": int}  # set on the TrainConfig
+TRAINING_KNOBS = {"views": int, "lr": float, "epochs": int, "batch_size": int, "adam_eps": float,
+                  "augment": str}  # set on the TrainConfig
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class Variant:
 
     model: str
     options: tuple[tuple[str, object], ...] = ()
-    training: tuple[tuple[str, object], ...] = ()  # views, lr, epochs, batch_size
+    training: tuple[tuple[str, object], ...] = ()  # views, lr, epochs, batch_size, adam_eps, augment
 
     @property
     def label(self) -> str:
@@ -73,7 +75,7 @@ def parse_variant(text: str) -> Variant:
             typed = parse_value(hints.get(knob, TRAINING_KNOBS.get(knob)), value)
         except ValueError as err:
             raise SimveError(f"{text!r}: {knob}: {err}") from None
-        if knob not in hints and not typed > 0:
+        if TRAINING_KNOBS.get(knob) in (int, float) and not typed > 0:
             kind = "a whole number >= 1" if TRAINING_KNOBS[knob] is int else "positive"
             raise SimveError(f"{text!r}: {knob} must be {kind}, got {value}")
         (options if knob in hints else training)[knob] = typed
@@ -110,26 +112,32 @@ def cached(path: str | Path, key: dict, compute: Callable[[], dict]) -> dict:
 
 
 class Workspace:
-    """The data and probe tasks of each (dataset, seed), loaded and built once, shared by every run."""
+    """The data and probe tasks of each (dataset, seed), loaded and built once, shared by every run.
+
+    ``scored="val"`` gives the same data with the validation split standing in for the test split,
+    for choosing settings (tuning) without touching the test split."""
 
     def __init__(self):
         self._data: dict[tuple, ImageData] = {}
         self._tasks: dict[tuple, TaskSet] = {}
 
     @staticmethod
-    def _key(config: TrainConfig) -> tuple:
-        return (config.data, config.data_root, config.download, config.limit, config.val_fraction, config.seed)
+    def _key(config: TrainConfig, scored: str) -> tuple:
+        if scored not in ("test", "val"):
+            raise SimveError(f"scored must be test or val, got {scored!r}")
+        return (config.data, config.data_root, config.download, config.limit, config.val_fraction, config.seed, scored)
 
-    def data(self, config: TrainConfig) -> ImageData:
-        key = self._key(config)
+    def data(self, config: TrainConfig, scored: str = "test") -> ImageData:
+        key = self._key(config, scored)
         if key not in self._data:
-            self._data[key] = config.load_data()
+            data = config.load_data() if scored == "test" else self.data(config)
+            self._data[key] = data if scored == "test" else dataclasses.replace(data, test=data.val)
         return self._data[key]
 
-    def tasks(self, config: TrainConfig) -> TaskSet:
-        key = self._key(config)
+    def tasks(self, config: TrainConfig, scored: str = "test") -> TaskSet:
+        key = self._key(config, scored)
         if key not in self._tasks:
-            self._tasks[key] = build_tasks(self.data(config), seed=config.seed)
+            self._tasks[key] = build_tasks(self.data(config, scored), seed=config.seed)
         return self._tasks[key]
 
 
@@ -140,6 +148,14 @@ def evaluated(config: TrainConfig, folder: str | Path, name: str, key: dict,
     folder = Path(folder)
     return cached(folder / "eval" / f"{name}.json", {**key, "epochs": config.epochs},
                   lambda: measure(train_or_reuse(config, folder), config))
+
+
+def compute_used(config: TrainConfig, folder: str | Path, train_images: int) -> dict:
+    """What the run in ``folder`` cost: epochs, optimiser steps, encoder passes (training images x
+    views x epochs) and training wall time (seconds, from its ``metrics.jsonl``)."""
+    last = next((r for r in reversed(read_metrics(folder)) if "train_loss" in r), {"step": 0, "time": 0.0})
+    return {"epochs": config.epochs, "steps": last["step"], "encoder_passes": train_images * config.views * config.epochs,
+            "train_seconds": last["time"]}
 
 
 # ------------------------------------------------------------------------------- over seeds

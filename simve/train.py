@@ -29,7 +29,7 @@ import torch
 from tqdm import tqdm
 
 from simve import __version__
-from simve.data import MultiView, ViewLoader, load_dataset, preset
+from simve.data import PRESETS, MultiView, ViewLoader, load_dataset, preset
 from simve.errors import SimveError
 from simve.io import write_atomic, write_text
 from simve.models import SSLModel, build_model
@@ -56,7 +56,9 @@ class TrainConfig:
     batch_size: int = 64
     views: int = 2
     lr: float = 1e-3
+    adam_eps: float = 1e-8
     weight_decay: float = 0.0
+    augment: str | None = None  # the training views' augmentation preset (default: the dataset's own)
     seed: int = 0
     device: str = "auto"
     checkpoint_every: int = 500
@@ -67,8 +69,11 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise SimveError(f"{name} must be a whole number >= 1, got {value!r}")
-        if not self.lr > 0 or not self.weight_decay >= 0:
-            raise SimveError(f"lr must be > 0 and weight_decay >= 0, got {self.lr} and {self.weight_decay}")
+        if not self.lr > 0 or not self.adam_eps > 0 or not self.weight_decay >= 0:
+            raise SimveError(f"lr and adam_eps must be > 0 and weight_decay >= 0, got {self.lr}, {self.adam_eps} "
+                             f"and {self.weight_decay}")
+        if self.augment is not None and self.augment not in PRESETS:
+            raise SimveError(f"unknown augmentation preset {self.augment!r}; choose one of {', '.join(PRESETS)}")
         if self.device not in DEVICES:
             raise SimveError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
 
@@ -280,11 +285,11 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
     if config.views < model.min_views:
         raise SimveError(f"{config.model} needs at least {model.min_views} views per datum; "
                          f"pass --views {model.min_views} or more")
-    multiview = MultiView(preset(data.preset), config.views)
+    multiview = MultiView(preset(config.augment or data.preset), config.views)
     loader = ViewLoader(data.train, multiview, config.batch_size, seed=config.seed, device=device)
     val_loader = ViewLoader(data.val, multiview, config.batch_size, shuffle=False, drop_last=False,
                             seed=config.seed, device=device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, eps=config.adam_eps, weight_decay=config.weight_decay)
 
     at = {"step": 0, "epoch": 0, "batch": 0, "epoch_loss_sum": 0.0, "elapsed": 0.0}  # where the run starts
     if resume:

@@ -16,6 +16,7 @@ from simve.data.augment import (
     RandomAffine,
     RandomGrayscale,
     RandomResizedCrop,
+    VerticalFlip,
     adjust_brightness,
     adjust_contrast,
     adjust_hue,
@@ -25,8 +26,8 @@ from simve.data.augment import (
 )
 from simve.errors import SimveError
 
-CHANNELS = {"gray28": 1, "colour32": 3, "celeba64": 3, "glyphs": 1, "glyphs-rgb": 3, "glyphs-pair": 4}
-SIZES = {"gray28": 28, "colour32": 32, "celeba64": 64, "glyphs": 28, "glyphs-rgb": 32, "glyphs-pair": 32}
+CHANNELS = {"gray28": 1, "colour32": 3, "celeba64": 3, "glyphs": 1, "glyphs-rgb": 3, "glyphs-pair": 4, "paper-gray28": 1, "paper-colour": 3}
+SIZES = {"gray28": 28, "colour32": 32, "celeba64": 64, "glyphs": 28, "glyphs-rgb": 32, "glyphs-pair": 32, "paper-gray28": 28, "paper-colour": 32}
 
 
 def images(n=8, c=3, h=32, w=32, seed=0):
@@ -112,6 +113,14 @@ def test_flip_mirrors():
     aug = Augment((RandomResizedCrop(), HorizontalFlip()))
     out = aug.apply(x, identity_crop(2) | {"flip": torch.tensor([1.0, 0.0])})
     assert torch.allclose(out[0], x[0].flip(-1), atol=1e-5)
+    assert torch.allclose(out[1], x[1], atol=1e-5)
+
+
+def test_vertical_flip_mirrors_top_bottom():
+    x = images(2)
+    aug = Augment((RandomResizedCrop(), VerticalFlip()))
+    out = aug.apply(x, identity_crop(2) | {"vflip": torch.tensor([1.0, 0.0])})
+    assert torch.allclose(out[0], x[0].flip(-2), atol=1e-5)
     assert torch.allclose(out[1], x[1], atol=1e-5)
 
 

@@ -17,6 +17,7 @@ RandomResizedCrop      ``crop_scale`` (area fraction), ``crop_aspect`` (width/he
                        to the image's own aspect), ``crop_x``, ``crop_y`` (crop centre as a
                        fraction of the width/height, 0 = left/top)
 HorizontalFlip         ``flip`` (0/1)
+VerticalFlip           ``vflip`` (0/1)
 RandomAffine           ``angle`` (degrees, counter-clockwise on screen), ``zoom`` (scale
                        factor), ``shift_x``, ``shift_y`` (translation, fraction of width/height)
 ColorJitter            ``brightness``, ``contrast``, ``saturation`` (factors), ``hue`` (shift, a
@@ -201,6 +202,27 @@ class HorizontalFlip:
 
 
 @dataclass(frozen=True)
+class VerticalFlip:
+    """Mirror top-bottom with probability ``p``: ``y_in = -y_out`` (the official SimVAE code's flip for 28x28)."""
+
+    p: float = 0.5
+
+    keys = ("vflip",)
+
+    def __post_init__(self):
+        _check_probability("vflip", self.p)
+
+    def sample(self, n: int, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        return {"vflip": _bernoulli(n, self.p, generator)}
+
+    def inverse(self, params: dict[str, torch.Tensor], height: int, width: int) -> torch.Tensor:
+        flip = params["vflip"]
+        m = torch.eye(3, dtype=flip.dtype, device=flip.device).repeat(len(flip), 1, 1)
+        m[:, 1, 1] = 1.0 - 2.0 * (flip > 0.5).to(flip.dtype)
+        return m
+
+
+@dataclass(frozen=True)
 class RandomAffine:
     """Rotate and zoom about the centre, then translate (torchvision's RandomAffine, no shear).
 
@@ -319,7 +341,7 @@ class RandomGrayscale:
         return torch.where(_mask(params["grayscale"], x), grayscale(x).expand_as(x), x)
 
 
-GeometricOp = RandomResizedCrop | HorizontalFlip | RandomAffine
+GeometricOp = RandomResizedCrop | HorizontalFlip | VerticalFlip | RandomAffine
 ColourOp = ColorJitter | RandomGrayscale
 
 
@@ -414,6 +436,11 @@ PRESETS: dict[str, Augment] = {
     "glyphs-rgb": Augment((_GLYPH_AFFINE,), (ColorJitter(brightness=0.4, hue=0.5),), padding="border"),
     # Glyph pairs (RGB + its grayscale rendering, 4 channels): the same affine on both modalities.
     "glyphs-pair": Augment((_GLYPH_AFFINE,), padding="border"),
+    # The official SimVAE code's views: 28x28, crops of 0.4-1 of the area with ratio 0.75-1.3 and a
+    # vertical flip; colour, crops of 0.6-1, a horizontal flip and ColorJitter(0.8, 0.8, 0.8, 0.2).
+    "paper-gray28": Augment((RandomResizedCrop(scale=(0.4, 1.0), ratio=(0.75, 1.3)), VerticalFlip(0.5))),
+    "paper-colour": Augment((RandomResizedCrop(scale=(0.6, 1.0)), HorizontalFlip(0.5)),
+                            (ColorJitter(0.8, 0.8, 0.8, 0.2),)),
 }
 
 

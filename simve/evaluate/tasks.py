@@ -43,7 +43,7 @@ from simve.evaluate.batches import image_batches
 SPLITS = ("train", "val", "test")
 HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
 AUGMENTED = "augmented"  # the name of the transformed image set of the aug: tasks
-BINARY_PARAMS = ("flip", "grayscale", "jitter")
+BINARY_PARAMS = ("flip", "vflip", "grayscale", "jitter")
 JITTER_PARAMS = ("brightness", "contrast", "saturation", "hue")
 COLOUR_PARAMS = JITTER_PARAMS + ("jitter", "grayscale")
 ERASED_BY_GRAYSCALE = ("saturation", "hue")

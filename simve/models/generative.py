@@ -45,6 +45,9 @@ class GenerativeOptions(Options):
     likelihood: str | None = option(None, "decoder likelihood (default bernoulli for 1 channel, gaussian for colour)",
                                     choices=likelihoods.NAMES)
     sigma_x: float | str = option(0.1, "Gaussian likelihood scale: a number, or learned (shared) / learned-pixel")
+    recon_weight: float = option(1.0, "weight of the reconstruction term, 1/sigma^2 in the official SimVAE code "
+                                      "(exp(4.6) = 99.5 there, also for the Bernoulli likelihood); 1: the true ELBO",
+                                 positive=True)
 
 
 class GenerativeModel(SSLModel):
@@ -74,6 +77,12 @@ class GenerativeModel(SSLModel):
 
     def guide(self, views: torch.Tensor) -> None:
         raise NotImplementedError
+
+    def observe(self, views: torch.Tensor, z: torch.Tensor) -> None:
+        """The likelihood site ``x_j ~ p(x | z_j)``, its log density weighted by ``recon_weight``
+        (``poutine.scale``; the bounds leave the weight out)."""
+        with poutine.scale(scale=self.options.recon_weight):
+            pyro.sample("x", self.likelihood(self.decoder(z)), obs=views)
 
     def prior_latents(self, n: int) -> torch.Tensor:
         """``n`` latents drawn from the model's prior, ``(n, d)``."""

@@ -118,7 +118,7 @@ class SimVE(GenerativeModel):
                         z = pyro.sample("z", dist.Normal(zeros, 1.0).to_event(1).mask(False))
                     pyro.factor("content", self.log_p_views(z).unsqueeze(-1))
             with view_plate:
-                pyro.sample("x", self.likelihood(self.decoder(z)), obs=views)
+                self.observe(views, z)
 
     def guide(self, views):
         batch, n_views = views.shape[:2]

@@ -33,7 +33,7 @@ class VAE(GenerativeModel):
             with poutine.scale(scale=self.beta):
                 prior = dist.Normal(views.new_zeros(self.latent_dim), 1.0).to_event(1)
                 z = pyro.sample("z", prior)
-            pyro.sample("x", self.likelihood(self.decoder(z)), obs=views)
+            self.observe(views, z)
 
     def guide(self, views):
         batch, n_views = views.shape[:2]

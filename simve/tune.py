@@ -1,0 +1,194 @@
+"""``simve tune``: choose a model's settings on the validation split, then score the choice on test once.
+
+A declared grid (every combination of ``--grid KEY=V1,V2,...``, the keys being the model's options or
+the training settings) is trained through the run layer over the given seeds. Each point is scored on
+the validation split alone: the probes are fitted on train, their own hyper-parameters chosen on
+validation, and their accuracy read on validation (the test split stands aside, untouched). The
+criterion is declared before the run:
+
+- ``content``: the highest mean validation content accuracy (linear probe);
+- ``style``: the highest mean validation accuracy on the style the augmentations perturb;
+- ``pareto``: every point on the content-vs-perturbed-style front (no other point at least as good on
+  both and better on one).
+
+Only the chosen points are then evaluated on the test split, once each. The results go to
+``OUT/<model>/`` (``table.md``, ``results.json``: the whole grid with its validation scores, the choice,
+the test scores of the choice, the command) and ``OUT/index.md`` lists every model tuned into ``OUT``
+with its grid size, so that unequal tuning effort shows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simve.errors import SimveError
+from simve.evaluate.report import comparison_table, evaluate, summarise
+from simve.io import read_json, write_text
+from simve.models import MODELS
+from simve.plots import save_tradeoff
+from simve.presets import with_preset
+from simve.runs import Variant, Workspace, compute_used, evaluated, parse_variant, run_folder, timer, write_results
+from simve.stats import STD_CONVENTION, mean_std
+from simve.train import TrainConfig
+
+CRITERIA = ("content", "style", "pareto")
+SCORES = {"content": "content", "style": "style_perturbed"}
+
+
+@dataclass
+class TuneSpec:
+    data: str
+    model: str
+    grid: dict[str, list[str]]  # key -> values as written (typed by parse_variant)
+    criterion: str
+    epochs: int
+    out: Path
+    runs: Path
+    seeds: tuple[int, ...] = (0,)
+    data_root: str | None = None
+    limit: int | None = None
+    probes: tuple[str, ...] = ("linear",)
+    max_train: int = 10_000
+    preset: str | None = None
+    fixed: dict[str, str] = field(default_factory=dict)  # settings every point shares
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    """``["beta=1,0.1", "views=2,4"]`` -> ``{"beta": ["1", "0.1"], "views": ["2", "4"]}``."""
+    grid = {}
+    for item in items:
+        key, _, values = item.partition("=")
+        parts = [v.strip() for v in values.split(",") if v.strip()]
+        if not key or not parts or key in grid or len(set(parts)) < len(parts):
+            raise SimveError(f"--grid takes KEY=V1,V2,... once per key with distinct values, got {item!r}")
+        grid[key] = parts
+    return grid
+
+
+def grid_points(spec: TuneSpec, image_shape) -> list[Variant]:
+    """Every combination of the grid over the fixed settings (and the preset), checked before any work."""
+    if spec.criterion not in CRITERIA:
+        raise SimveError(f"criterion must be one of {', '.join(CRITERIA)}, got {spec.criterion!r}")
+    if spec.model not in MODELS:
+        raise SimveError(f"unknown model {spec.model!r}; choose one of {', '.join(MODELS)}")
+    if not spec.grid:
+        raise SimveError("the grid is empty: give at least one --grid KEY=V1,V2")
+    if set(spec.grid) & set(spec.fixed):
+        raise SimveError(f"{', '.join(sorted(set(spec.grid) & set(spec.fixed)))} is both in --grid and --set")
+    points = []
+    for values in itertools.product(*spec.grid.values()):
+        settings = {**spec.fixed, **dict(zip(spec.grid, values))}
+        text = ":".join([spec.model, *(f"{k}={v}" for k, v in settings.items())])
+        points.append(with_preset(parse_variant(text), spec.preset, image_shape))
+    return points
+
+
+def pareto_front(scores: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point dominates (at least as good on both, better on one)."""
+    return [i for i, (a, b) in enumerate(scores)
+            if not any((c >= a and d >= b) and (c > a or d > b) for c, d in scores)]
+
+
+class Tuning:
+    """One model's grid on one dataset: validation scores for every point, test for the chosen."""
+
+    def __init__(self, spec: TuneSpec):
+        self.spec, self.workspace = spec, Workspace()
+        self.data = self.workspace.data(self.config(Variant(spec.model), spec.seeds[0]))
+        self.points = grid_points(spec, self.data.image_shape)
+
+    def config(self, variant: Variant, seed: int) -> TrainConfig:
+        s = self.spec
+        return variant.config(data=s.data, data_root=s.data_root, limit=s.limit, seed=seed, epochs=s.epochs)
+
+    def scored(self, variant: Variant, scored: str) -> list[dict]:
+        """The summaries of ``variant`` over the seeds, with the probes read on ``scored`` (val or test)."""
+        s, results = self.spec, []
+        for seed in s.seeds:
+            config = self.config(variant, seed)
+
+            def measure(model, config, scored=scored):
+                return evaluate(model, self.workspace.data(config, scored), probes=s.probes, seed=config.seed,
+                                max_train=s.max_train, views=config.views, tasks=self.workspace.tasks(config, scored))
+
+            key = {"probes": list(s.probes), "max_train": s.max_train, "scored": scored, "seed": seed}
+            folder = run_folder(s.runs, config)
+            results.append({**summarise(evaluated(config, folder, f"tune-{scored}", key, measure)),
+                            **compute_used(config, folder, len(self.workspace.data(config).train))})
+        return results
+
+    def choose(self, validation: list[dict]) -> list[int]:
+        means = [{k: mean_std(r[k] for r in runs)["mean"] for k in ("content", "style_perturbed")}
+                 for runs in validation]
+        if self.spec.criterion == "pareto":
+            return pareto_front([(m["content"], _finite(m["style_perturbed"])) for m in means])
+        key = SCORES[self.spec.criterion]
+        return [max(range(len(means)), key=lambda i: _finite(means[i][key]))]
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else -math.inf
+
+
+def run_tuning(spec: TuneSpec, command: str) -> str:
+    """Train and score the grid, choose, score the choice on test, write ``OUT/<model>`` and ``OUT/index.md``."""
+    elapsed = timer()
+    tuning = Tuning(spec)
+    validation = [tuning.scored(v, "val") for v in tuning.points]
+    chosen = tuning.choose(validation)
+    test = {i: tuning.scored(tuning.points[i], "test") for i in chosen}
+    labels = [v.label for v in tuning.points]
+    table = _table(spec, tuning, labels, validation, chosen, test)
+    results = {"grid": [{"label": label, "model_options": dict(v.options), "training": dict(v.training),
+                         "validation": runs} for label, v, runs in zip(labels, tuning.points, validation)],
+               "criterion": spec.criterion, "chosen": [labels[i] for i in chosen],
+               "test": {labels[i]: runs for i, runs in test.items()}}
+    meta = {"data": spec.data, "model": spec.model, "grid": spec.grid, "fixed": spec.fixed, "preset": spec.preset,
+            "epochs": spec.epochs, "seeds": list(spec.seeds), "grid_size": len(tuning.points)}
+    out = spec.out / spec.model
+    means = {label: {k: mean_std(r[k] for r in runs)["mean"] for k in runs[0]} for label, runs in zip(labels, validation)}
+    save_tradeoff(means, out / "validation_content_vs_style.png",
+                  {label: "sweep" if i in chosen else "generative" if MODELS[spec.model].generative else "discriminative"
+                   for i, label in enumerate(labels)})
+    write_results(out, f"simve tune: {spec.model} on {spec.data}", command, elapsed(), table, results, meta)
+    write_index(spec.out)
+    return table
+
+
+def _table(spec: TuneSpec, tuning: Tuning, labels, validation, chosen, test) -> str:
+    data = tuning.data
+    lines = [f"Data: {spec.data}, {len(data.train)} train, {len(data.val)} validation ({len(data.test)} test, scored "
+             f"only for the chosen settings); {spec.epochs} epochs, {len(spec.seeds)} seed(s): {STD_CONVENTION}. "
+             f"Grid of {len(tuning.points)} points: "
+             + "; ".join(f"{k} in {{{', '.join(v)}}}" for k, v in spec.grid.items())
+             + (f"; fixed {', '.join(f'{k}={v}' for k, v in spec.fixed.items())}" if spec.fixed else "")
+             + (f"; preset {spec.preset}" if spec.preset else "")
+             + f". Criterion, declared before the run: {spec.criterion}.", "",
+             "## The grid, scored on the validation split (linear probe, %)", "",
+             comparison_table(dict(zip(labels, validation))),
+             f"Chosen on validation: {', '.join(f'`{labels[i]}`' for i in chosen)}.", "",
+             "## The chosen settings, scored on the test split once", "",
+             comparison_table({labels[i]: runs for i, runs in test.items()})]
+    return "\n".join(lines)
+
+
+def write_index(out: Path) -> Path:
+    """``index.md``: every model tuned into ``out``, its grid size, criterion, choice and test scores."""
+    rows = ["| model | grid points | epochs | seeds | criterion | chosen | test content | test style perturbed |",
+            "|---|---|---|---|---|---|---|---|"]
+    for path in sorted(out.glob("*/results.json")):
+        stored = read_json(path)
+        meta, results = stored["meta"], stored["results"]
+        for label in results["chosen"]:
+            runs = results["test"][label]
+            cells = [f"{100 * mean_std(r[k] for r in runs)['mean']:.1f}" for k in ("content", "style_perturbed")]
+            rows.append(f"| {meta['model']} | {meta['grid_size']} | {meta['epochs']} | {len(meta['seeds'])} | "
+                        f"{results['criterion']} | `{label}` | {cells[0]} | {cells[1]} |")
+    text = (f"# Tuning on {out.name}\n\nEach model's settings chosen on the validation split "
+            "(its folder: the grid, the command, the validation scores); test scored once per chosen setting.\n\n"
+            + "\n".join(rows) + "\n")
+    return write_text(out / "index.md", text)
+

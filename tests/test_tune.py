@@ -1,0 +1,60 @@
+"""`simve tune`: the grid scored on validation only, the choice by the declared criterion, test once."""
+
+import json
+
+import pytest
+
+from simve.cli import main
+from simve.tune import pareto_front
+
+
+def test_pareto_front():
+    scores = [(0.5, 0.5), (0.6, 0.4), (0.4, 0.6), (0.4, 0.4), (0.6, 0.4)]
+    assert pareto_front(scores) == [0, 1, 2, 4]
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tune")
+    argv = ["tune", "--data", "glyphs", "--limit", "300", "--model", "vae", "--grid", "latent_dim=2,8",
+            "--grid", "lr=0.001,0.003", "--criterion", "content", "--epochs", "1", "--out", str(root / "out"),
+            "--runs", str(root / "runs")]
+    assert main(argv) == 0
+    return root, argv
+
+
+def test_the_grid_is_scored_on_validation_and_only_the_choice_on_test(tuned):
+    root, _ = tuned
+    stored = json.loads((root / "out" / "vae" / "results.json").read_text())
+    results = stored["results"]
+    assert stored["meta"]["grid_size"] == 4 and len(results["grid"]) == 4
+    best = max(results["grid"], key=lambda point: point["validation"][0]["content"])
+    assert results["chosen"] == [best["label"]] and set(results["test"]) == {best["label"]}
+    folders = list((root / "runs").iterdir())
+    assert len(folders) == 4
+    evaluated = {f.name for folder in folders for f in (folder / "eval").iterdir()}
+    assert evaluated == {"tune-val.json", "tune-test.json"}
+    assert sum((folder / "eval" / "tune-test.json").exists() for folder in folders) == 1
+    assert "| vae | 4 | 1 | 1 | content |" in (root / "out" / "index.md").read_text()
+    assert (root / "out" / "vae" / "validation_content_vs_style.png").exists()
+    assert results["grid"][0]["validation"][0]["steps"] > 0
+
+
+def test_a_rerun_reuses_every_run(tuned):
+    root, argv = tuned
+    stamps = sorted(p.stat().st_mtime_ns for p in (root / "runs").glob("*/checkpoint.pt"))
+    assert main(argv) == 0
+    assert sorted(p.stat().st_mtime_ns for p in (root / "runs").glob("*/checkpoint.pt")) == stamps
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--grid", "warmth=1,2"], "has no option 'warmth'"),
+    (["--grid", "lr=0.1,0.1"], "distinct values"),
+    (["--grid", "lr=0.1", "--set", "lr=0.2"], "both in --grid and --set"),
+])
+def test_bad_grids_are_refused_before_any_work(tmp_path, capsys, extra, message):
+    argv = ["tune", "--data", "glyphs", "--limit", "100", "--model", "vae", "--criterion", "content", "--epochs", "1",
+            "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs"), *extra]
+    assert main(argv) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
