@@ -378,7 +378,7 @@ def tune(args) -> None:
                     data_root=str(Path(args.data_root).resolve()) if args.data_root else None,
                     max_train=args.max_train, preset=args.preset, fixed={k: v[0] for k, v in fixed.items()})
     print(run_tuning(spec, args.command_line))
-    print(f"wrote {out / args.model} and {out / 'index.md'}")
+    print(f"wrote {out / spec.name} and {out / 'index.md'}")
 
 
 def _tune_parser(commands) -> None:

@@ -12,7 +12,7 @@ criterion is declared before the run:
   both and better on one).
 
 Only the chosen points are then evaluated on the test split, once each. The results go to
-``OUT/<model>/`` (``table.md``, ``results.json``: the whole grid with its validation scores, the choice,
+``OUT/<model>[-<fixed settings>]/`` (``table.md``, ``results.json``: the whole grid with its validation scores, the choice,
 the test scores of the choice, the command) and ``OUT/index.md`` lists every model tuned into ``OUT``
 with its grid size, so that unequal tuning effort shows.
 """
@@ -54,6 +54,11 @@ class TuneSpec:
     max_train: int = 10_000
     preset: str | None = None
     fixed: dict[str, str] = field(default_factory=dict)  # settings every point shares
+
+    @property
+    def name(self) -> str:
+        """The results folder's name: the model and its fixed settings (``simclr-latent_dim10``)."""
+        return "".join([self.model, *(f"-{k}{v}" for k, v in self.fixed.items())])
 
 
 def parse_grid(items: list[str]) -> dict[str, list[str]]:
@@ -146,14 +151,14 @@ def run_tuning(spec: TuneSpec, command: str) -> str:
                          "validation": runs} for label, v, runs in zip(labels, tuning.points, validation)],
                "criterion": spec.criterion, "chosen": [labels[i] for i in chosen],
                "test": {labels[i]: runs for i, runs in test.items()}}
-    meta = {"data": spec.data, "model": spec.model, "grid": spec.grid, "fixed": spec.fixed, "preset": spec.preset,
+    meta = {"data": spec.data, "model": spec.model, "name": spec.name, "grid": spec.grid, "fixed": spec.fixed, "preset": spec.preset,
             "epochs": spec.epochs, "seeds": list(spec.seeds), "grid_size": len(tuning.points)}
-    out = spec.out / spec.model
+    out = spec.out / spec.name
     means = {label: {k: mean_std(r[k] for r in runs)["mean"] for k in runs[0]} for label, runs in zip(labels, validation)}
     save_tradeoff(means, out / "validation_content_vs_style.png",
                   {label: "sweep" if i in chosen else "generative" if MODELS[spec.model].generative else "discriminative"
                    for i, label in enumerate(labels)})
-    write_results(out, f"simve tune: {spec.model} on {spec.data}", command, elapsed(), table, results, meta)
+    write_results(out, f"simve tune: {spec.name} on {spec.data}", command, elapsed(), table, results, meta)
     write_index(spec.out)
     return table
 
@@ -185,7 +190,7 @@ def write_index(out: Path) -> Path:
         for label in results["chosen"]:
             runs = results["test"][label]
             cells = [f"{100 * mean_std(r[k] for r in runs)['mean']:.1f}" for k in ("content", "style_perturbed")]
-            rows.append(f"| {meta['model']} | {meta['grid_size']} | {meta['epochs']} | {len(meta['seeds'])} | "
+            rows.append(f"| {meta['name']} | {meta['grid_size']} | {meta['epochs']} | {len(meta['seeds'])} | "
                         f"{results['criterion']} | `{label}` | {cells[0]} | {cells[1]} |")
     text = (f"# Tuning on {out.name}\n\nEach model's settings chosen on the validation split "
             "(its folder: the grid, the command, the validation scores); test scored once per chosen setting.\n\n"
