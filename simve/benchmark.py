@@ -62,6 +62,7 @@ class BenchmarkSpec:
     matched_dims: bool = True  # discriminative models again at SimVE's latent size
     preset: str | None = None  # settings bundle under every generative row (simve.presets), e.g. "paper"
     title: str = ""  # the table's title (default: "simve benchmark: DATA")
+    names: dict[str, str] = field(default_factory=dict)  # a row of ``models`` -> its name in tables and figures
 
     def evaluation(self, views: int, seed: int) -> dict:
         """The settings an evaluation depends on: its cache key."""
@@ -92,9 +93,9 @@ def benchmark_rows(spec: BenchmarkSpec, image_shape) -> tuple[dict[str, Variant]
     for text in spec.models:
         parsed = parse_variant(text)
         variant = with_preset(parsed, spec.preset, image_shape)
-        rows[parsed.label] = variant
+        rows[spec.names.get(text, parsed.label)] = variant
         if spec.matched_dims and not MODELS[variant.model].generative:
-            rows[f"{variant.label} (d={latent})"] = Variant(variant.model, (*variant.options, ("latent_dim", latent)),
+            rows[f"{spec.names.get(text, parsed.label)} (d={latent})"] = Variant(variant.model, (*variant.options, ("latent_dim", latent)),
                                                             variant.training)
     swept = [Variant("simve", training=((knob, value),)) if knob in TRAINING_KNOBS else Variant("simve", ((knob, value),))
              for knob, values in spec.sweep.items() for value in values]
@@ -142,8 +143,10 @@ class Benchmark:
                 for row, model in models.items()}
 
     def plain_rows(self) -> list[str]:
-        """The rows of models at their defaults (whose figures are shown)."""
-        return [row for row, v in self.variants.items() if not v.options and not v.training]
+        """The rows of ``--models`` themselves (not the sweep's nor the matched-dimension copies): their
+        figures are shown."""
+        named = {self.spec.names.get(text, parse_variant(text).label) for text in self.spec.models}
+        return [row for row in self.variants if row in named]
 
     def group(self, row: str) -> str:
         """The row's colour in the figures: anchor, sweep, generative or discriminative."""
@@ -247,7 +250,7 @@ def _figures(benchmark: Benchmark, per_row: dict[str, list[dict]]) -> None:
         for name in ("reconstructions", "samples", "same_content_new_style"):
             source = run_figures / f"{name}.png"
             if source.exists():
-                (figures / f"{row}_{name}.png").write_bytes(source.read_bytes())
+                (figures / f"{row.replace(' ', '-')}_{name}.png").write_bytes(source.read_bytes())
     _embedding_figure(benchmark, figures)
 
 

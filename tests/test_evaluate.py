@@ -81,17 +81,35 @@ def test_eval_command_writes_results(tmp_path, capsys):
 
 
 def test_demo_on_tiny_settings(tmp_path):
-    from simve.demo import run_demo
+    from simve.demo import ROWS, run_demo
+    from simve.runs import parse_variant
 
     table = run_demo(tmp_path, limit=300, epochs=1)
-    for row in ("raw pixels", "random encoder", "simve", "simve prior_var=0.01", "vae", "simclr"):
+    for row in ("raw pixels", "random encoder", *ROWS):
         assert f"| {row} |" in table
-    assert (tmp_path / "table.md").exists() and (tmp_path / "figures" / "content_vs_style.png").exists()
-    assert (tmp_path / "glyph_views.png").exists()
-    (checkpoint,) = (tmp_path / "runs").glob("simve-e1-s0-*/checkpoint.pt")
+    assert all(f"`{parse_variant(text).label}`" in table for text in ROWS.values())
+    assert "What the numbers show:" in table and "- Content: SimVE" in table
+    assert "What the numbers show:" in (tmp_path / "table.md").read_text()
+    assert "| model | epochs | steps | encoder passes | train time (s) |" in table
+    assert (tmp_path / "figures" / "content_vs_style.png").exists() and (tmp_path / "glyph_views.png").exists()
+    (checkpoint,) = (tmp_path / "runs").glob("simve-*-e1-s0-*/checkpoint.pt")
     stamp = checkpoint.stat().st_mtime_ns
     run_demo(tmp_path, limit=300, epochs=1)  # a second call reuses the finished runs
     assert checkpoint.stat().st_mtime_ns == stamp
+
+
+def test_demo_rows_are_the_settings_chosen_on_validation():
+    """The demo's rows are the final choices of the committed glyph tuning (results/tuning/glyphs)."""
+    from simve.demo import ROWS, TUNED
+    from simve.runs import parse_variant
+
+    root = Path(__file__).resolve().parents[1] / "results" / "tuning" / "glyphs"
+    for role, folder in TUNED.items():
+        results = json.loads((root / folder / "results.json").read_text())["results"]
+        (chosen,) = results["chosen"]
+        point = next(p for p in results["grid"] if p["label"] == chosen)
+        variant = parse_variant(ROWS[role])
+        assert {**dict(variant.options), **dict(variant.training)} == {**point["model_options"], **point["training"]}
 
 
 def test_benchmark_on_tiny_settings_and_reuse(tmp_path):
