@@ -36,6 +36,7 @@ from simve.runs import (
     parse_variant,
     run_folder,
     timer,
+    train_or_reuse,
     write_results,
 )
 from simve.stats import STD_CONVENTION, mean_std
@@ -257,8 +258,6 @@ def _figures(benchmark: Benchmark, per_row: dict[str, list[dict]]) -> None:
 def _embedding_figure(benchmark: Benchmark, figures: Path) -> None:
     """PCA of the test features of the first seed, coloured by content and by the first style factor."""
     import matplotlib.pyplot as plt
-
-    from simve.runs import train_or_reuse
 
     seed = benchmark.spec.seeds[0]
     rows = benchmark.plain_rows()[:4]

@@ -338,13 +338,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _many_runs_options() -> argparse.ArgumentParser:
+    """The dataset options of the commands that train many runs (benchmark, tune)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", required=True, help="dataset name or path of a .npz file")
+    common.add_argument("--data-root", metavar="DIR")
+    common.add_argument("--limit", type=positive_int, metavar="N", help="use at most N train and N test images")
+    return common
+
+
 def _benchmark_parser(commands) -> None:
-    p = commands.add_parser("benchmark", help="train and evaluate many models over seeds: one results folder",
+    p = commands.add_parser("benchmark", parents=[_many_runs_options()], help="train and evaluate many models over seeds: one results folder",
                             description="Train (or reuse) every model for each seed, evaluate them on the "
                                         "content and style tasks, and write results.json, table.md, figures/.")
-    p.add_argument("--data", required=True, help="dataset name or path of a .npz file")
-    p.add_argument("--data-root", metavar="DIR")
-    p.add_argument("--limit", type=positive_int, metavar="N", help="use at most N train and N test images")
     p.add_argument("--models", default=",".join(benchmark_models()),
                    help="comma-separated rows, each a model or METHOD:KNOB=VALUE[:...] such as simve:prior_var=0.01 "
                         "(default: the models of the paper's table, %(default)s)")
@@ -382,12 +388,9 @@ def tune(args) -> None:
 
 
 def _tune_parser(commands) -> None:
-    p = commands.add_parser("tune", help="choose a model's settings on validation; score the choice on test once",
+    p = commands.add_parser("tune", parents=[_many_runs_options()], help="choose a model's settings on validation; score the choice on test once",
                             description="Train every point of a grid, score each on the validation split, choose "
                                         "by the declared criterion, and score only the choice on the test split.")
-    p.add_argument("--data", required=True, help="dataset name or path of a .npz file")
-    p.add_argument("--data-root", metavar="DIR")
-    p.add_argument("--limit", type=positive_int, metavar="N", help="use at most N train and N test images")
     p.add_argument("--model", required=True, choices=model_names())
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                    help="a model option or training setting (views, lr, epochs, batch_size, adam_eps, augment) "
