@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -181,45 +182,41 @@ class RandomResizedCrop:
 
 
 @dataclass(frozen=True)
-class HorizontalFlip:
-    """Mirror left-right with probability ``p``: ``x_in = -x_out``."""
+class _Flip:
+    """Mirror along one axis with probability ``p``: that coordinate's sign flips, ``x_in = -x_out``."""
 
     p: float = 0.5
 
-    keys = ("flip",)
+    keys: ClassVar[tuple[str, ...]] = ()
+    axis: ClassVar[int] = 0  # 0: left-right (x), 1: top-bottom (y)
 
     def __post_init__(self):
-        _check_probability("flip", self.p)
+        _check_probability(self.keys[0], self.p)
 
     def sample(self, n: int, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-        return {"flip": _bernoulli(n, self.p, generator)}
+        return {self.keys[0]: _bernoulli(n, self.p, generator)}
 
     def inverse(self, params: dict[str, torch.Tensor], height: int, width: int) -> torch.Tensor:
-        flip = params["flip"]
+        flip = params[self.keys[0]]
         m = torch.eye(3, dtype=flip.dtype, device=flip.device).repeat(len(flip), 1, 1)
-        m[:, 0, 0] = 1.0 - 2.0 * (flip > 0.5).to(flip.dtype)
+        m[:, self.axis, self.axis] = 1.0 - 2.0 * (flip > 0.5).to(flip.dtype)
         return m
 
 
 @dataclass(frozen=True)
-class VerticalFlip:
-    """Mirror top-bottom with probability ``p``: ``y_in = -y_out`` (the official SimVAE code's flip for 28x28)."""
+class HorizontalFlip(_Flip):
+    """Mirror left-right with probability ``p``."""
 
-    p: float = 0.5
+    keys: ClassVar[tuple[str, ...]] = ("flip",)
+    axis: ClassVar[int] = 0
 
-    keys = ("vflip",)
 
-    def __post_init__(self):
-        _check_probability("vflip", self.p)
+@dataclass(frozen=True)
+class VerticalFlip(_Flip):
+    """Mirror top-bottom with probability ``p`` (the official SimVAE code's flip for 28x28)."""
 
-    def sample(self, n: int, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-        return {"vflip": _bernoulli(n, self.p, generator)}
-
-    def inverse(self, params: dict[str, torch.Tensor], height: int, width: int) -> torch.Tensor:
-        flip = params["vflip"]
-        m = torch.eye(3, dtype=flip.dtype, device=flip.device).repeat(len(flip), 1, 1)
-        m[:, 1, 1] = 1.0 - 2.0 * (flip > 0.5).to(flip.dtype)
-        return m
+    keys: ClassVar[tuple[str, ...]] = ("vflip",)
+    axis: ClassVar[int] = 1
 
 
 @dataclass(frozen=True)
