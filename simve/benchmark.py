@@ -20,7 +20,7 @@ import torch
 from simve.errors import SimveError
 from simve.evaluate.features import extract_features
 from simve.evaluate.probes import PROBES
-from simve.evaluate.report import comparison_table, evaluate, markdown_table, summarise
+from simve.evaluate.report import comparison_table, markdown_table, summarise
 from simve.models import MODELS, benchmark_models, build_model, option_hints, parse_value
 from simve.models.anchors import RawPixels
 from simve.models.generative import default_latent_dim
@@ -126,9 +126,7 @@ class Benchmark:
         return run_folder(self.spec.runs, self.config(row, seed))
 
     def measure(self, model, config: TrainConfig) -> dict:
-        s = self.spec
-        return evaluate(model, self.workspace.data(config), probes=s.probes, seed=config.seed, max_train=s.max_train,
-                        particles=s.particles, views=config.views, tasks=self.workspace.tasks(config))
+        return self.workspace.evaluate(model, config, self.spec.probes, self.spec.max_train, self.spec.particles)
 
     def anchors(self, seed: int) -> dict[str, dict]:
         """The two anchors' evaluations on the seed's data (cached in the runs folder; no bounds)."""
@@ -138,9 +136,8 @@ class Benchmark:
         models = dict(zip(ANCHORS, (RawPixels(), build_model("simclr", data.image_shape))))
         key = {**self.spec.evaluation(config.views, seed), "particles": 0, "limit": self.spec.limit}
         return {row: cached(self.spec.runs / f"anchor-{row.replace(' ', '-')}-s{seed}.json", key,
-                            lambda model=model: evaluate(model, data, probes=self.spec.probes, seed=seed,
-                                                         max_train=self.spec.max_train, progress=False,
-                                                         tasks=self.workspace.tasks(config)))
+                            lambda model=model: self.workspace.evaluate(model, config, self.spec.probes,
+                                                                        self.spec.max_train, progress=False))
                 for row, model in models.items()}
 
     def plain_rows(self) -> list[str]:
@@ -164,23 +161,23 @@ class Benchmark:
         for row in self.variants:
             for seed in self.spec.seeds:
                 print(f"[{elapsed():.0f}s] {row}, seed {seed}", file=sys.stderr, flush=True)
-                config = self.config(row, seed)
+                config, folder = self.config(row, seed), self.folder(row, seed)
                 key = self.spec.evaluation(config.views, seed)
-                per_row.setdefault(row, []).append(
-                    evaluated(config, self.folder(row, seed), "benchmark", key, self.measure))
+                per_row.setdefault(row, []).append(evaluated(config, folder, "benchmark", key, self.measure))
                 self.compute.setdefault(row, []).append(
-                    compute_used(config, self.folder(row, seed), len(self.workspace.data(config).train)))
+                    compute_used(config, folder, len(self.workspace.data(config).train)))
         return per_row
 
 
-def run_benchmark(spec: BenchmarkSpec, command: str) -> str:
-    """Train, evaluate and write the benchmark ``spec``; returns the summary table."""
+def run_benchmark(spec: BenchmarkSpec, command: str) -> tuple[str, dict[str, list[dict]]]:
+    """Train, evaluate and write the benchmark ``spec``; returns the summary table and every row's
+    evaluations (one per seed)."""
     elapsed = timer()
     benchmark = Benchmark(spec)
     per_row = benchmark.run()
     summary = _write(benchmark, per_row, command, elapsed())
     _figures(benchmark, per_row)
-    return summary
+    return summary, per_row
 
 
 def _mean_task_table(per_row: dict[str, list[dict]], probes) -> str:

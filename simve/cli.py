@@ -225,7 +225,7 @@ def benchmark(args) -> None:
         probes=args.probes, particles=args.particles, max_train=args.max_train, sweep=parse_sweep(args.sweep),
         anchors=args.anchors, preset=args.preset,
     )
-    print(run_benchmark(spec, args.command_line))
+    print(run_benchmark(spec, args.command_line)[0])
     print(f"wrote {spec.out / 'table.md'}, {spec.out / 'results.json'} and {spec.out / 'figures'}")
 
 

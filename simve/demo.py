@@ -15,7 +15,7 @@ import torch
 from simve.benchmark import ANCHORS, BenchmarkSpec, run_benchmark
 from simve.data import MultiView, load_dataset, preset
 from simve.evaluate.report import summarise
-from simve.io import read_json, write_text
+from simve.io import write_text
 from simve.plots import save_view_grid
 from simve.runs import parse_variant
 from simve.stats import mean_std
@@ -79,8 +79,7 @@ def run_demo(out_dir: str | Path, seed: int = 0, limit: int = 10_000, epochs: in
     views, _ = MultiView(preset(data.preset), views=6)(images, torch.Generator().manual_seed(seed))
     save_view_grid(MultiView.original(images), views, spec.out / "glyph_views.png",
                    title="glyphs: content fixed along each row, style varied by the views")
-    table = run_benchmark(spec, command)
-    rows = read_json(spec.out / "results.json")["results"]
+    table, rows = run_benchmark(spec, command)
     means = {name: {k: mean_std(s[k] for s in map(summarise, runs))["mean"] for k in ("content", "style_perturbed")}
              for name, runs in rows.items()}
     lines = findings(means) if set(ANCHORS) <= set(means) else []

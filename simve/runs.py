@@ -23,6 +23,7 @@ from pathlib import Path
 
 from simve.data import ImageData
 from simve.errors import SimveError
+from simve.evaluate.report import evaluate
 from simve.evaluate.tasks import TaskSet, build_tasks
 from simve.io import machine, read_json, versions, write_json, write_text
 from simve.models import MODELS, SSLModel, model_names, option_hints, parse_value
@@ -139,6 +140,13 @@ class Workspace:
         if key not in self._tasks:
             self._tasks[key] = build_tasks(self.data(config, scored), seed=config.seed)
         return self._tasks[key]
+
+    def evaluate(self, model: SSLModel, config: TrainConfig, probes, max_train: int, particles: int = 0,
+                 scored: str = "test", progress: bool = True) -> dict:
+        """:func:`simve.evaluate.report.evaluate` of ``model`` on the data and tasks of ``config``'s
+        (dataset, seed), with ``config``'s views."""
+        return evaluate(model, self.data(config, scored), probes=probes, seed=config.seed, max_train=max_train,
+                        particles=particles, views=config.views, progress=progress, tasks=self.tasks(config, scored))
 
 
 def evaluated(config: TrainConfig, folder: str | Path, name: str, key: dict,

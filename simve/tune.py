@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simve.errors import SimveError
-from simve.evaluate.report import comparison_table, evaluate, summarise
+from simve.evaluate.report import comparison_table, summarise
 from simve.io import read_json, write_text
 from simve.models import MODELS
 from simve.plots import save_tradeoff
@@ -116,8 +116,7 @@ class Tuning:
             config = self.config(variant, seed)
 
             def measure(model, config, scored=scored):
-                return evaluate(model, self.workspace.data(config, scored), probes=s.probes, seed=config.seed,
-                                max_train=s.max_train, views=config.views, tasks=self.workspace.tasks(config, scored))
+                return self.workspace.evaluate(model, config, s.probes, s.max_train, scored=scored)
 
             key = {"probes": list(s.probes), "max_train": s.max_train, "scored": scored, "seed": seed}
             folder = run_folder(s.runs, config)
@@ -125,9 +124,8 @@ class Tuning:
                             **compute_used(config, folder, len(self.workspace.data(config).train))})
         return results
 
-    def choose(self, validation: list[dict]) -> list[int]:
-        means = [{k: mean_std(r[k] for r in runs)["mean"] for k in ("content", "style_perturbed")}
-                 for runs in validation]
+    def choose(self, means: list[dict[str, float]]) -> list[int]:
+        """The chosen points' indices, from each point's mean validation scores."""
         if self.spec.criterion == "pareto":
             return pareto_front([(m["content"], _finite(m["style_perturbed"])) for m in means])
         key = SCORES[self.spec.criterion]
@@ -143,9 +141,10 @@ def run_tuning(spec: TuneSpec, command: str) -> str:
     elapsed = timer()
     tuning = Tuning(spec)
     validation = [tuning.scored(v, "val") for v in tuning.points]
-    chosen = tuning.choose(validation)
-    test = {i: tuning.scored(tuning.points[i], "test") for i in chosen}
     labels = [v.label for v in tuning.points]
+    means = {label: {k: mean_std(r[k] for r in runs)["mean"] for k in runs[0]} for label, runs in zip(labels, validation)}
+    chosen = tuning.choose(list(means.values()))
+    test = {i: tuning.scored(tuning.points[i], "test") for i in chosen}
     table = _table(spec, tuning, labels, validation, chosen, test)
     results = {"grid": [{"label": label, "model_options": dict(v.options), "training": dict(v.training),
                          "validation": runs} for label, v, runs in zip(labels, tuning.points, validation)],
@@ -154,7 +153,6 @@ def run_tuning(spec: TuneSpec, command: str) -> str:
     meta = {"data": spec.data, "model": spec.model, "name": spec.name, "grid": spec.grid, "fixed": spec.fixed, "preset": spec.preset,
             "epochs": spec.epochs, "seeds": list(spec.seeds), "grid_size": len(tuning.points)}
     out = spec.out / spec.name
-    means = {label: {k: mean_std(r[k] for r in runs)["mean"] for k in runs[0]} for label, runs in zip(labels, validation)}
     save_tradeoff(means, out / "validation_content_vs_style.png",
                   {label: "sweep" if i in chosen else "generative" if MODELS[spec.model].generative else "discriminative"
                    for i, label in enumerate(labels)})

@@ -16,6 +16,7 @@ import torch
 from simve import losses
 from simve.data.base import Split
 from simve.data.views import MultiView
+from simve.errors import SimveError
 from simve.evaluate.batches import image_batches
 from simve.models import SSLModel
 
@@ -27,7 +28,7 @@ def alignment_uniformity(model: SSLModel, split: Split, multiview: MultiView, ma
     of ``split``."""
     n_views = multiview.views
     if n_views < 2:
-        raise ValueError(f"L_align needs at least 2 views per image, got {n_views}")
+        raise SimveError(f"L_align needs at least 2 views per image, got {n_views}")
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     views, plain = [], []
