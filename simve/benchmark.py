@@ -60,7 +60,7 @@ class BenchmarkSpec:
     max_train: int = 10_000
     sweep: dict[str, list] = field(default_factory=dict)
     anchors: bool = True
-    matched_dims: bool = True  # discriminative models again at SimVE's latent size
+    matched_dims: bool = True  # discriminative models again at SimVE's latent size (unless a row sets its own)
     preset: str | None = None  # settings bundle under every generative row (simve.presets), e.g. "paper"
     title: str = ""  # the table's title (default: "simve benchmark: DATA")
     names: dict[str, str] = field(default_factory=dict)  # a row of ``models`` -> its name in tables and figures
@@ -95,9 +95,9 @@ def benchmark_rows(spec: BenchmarkSpec, image_shape) -> tuple[dict[str, Variant]
         parsed = parse_variant(text)
         variant = with_preset(parsed, spec.preset, image_shape)
         rows[spec.names.get(text, parsed.label)] = variant
-        if spec.matched_dims and not MODELS[variant.model].generative:
-            rows[f"{spec.names.get(text, parsed.label)} (d={latent})"] = Variant(variant.model, (*variant.options, ("latent_dim", latent)),
-                                                            variant.training)
+        if spec.matched_dims and not MODELS[variant.model].generative and "latent_dim" not in dict(variant.options):
+            rows[f"{spec.names.get(text, parsed.label)} (d={latent})"] = Variant(
+                variant.model, tuple(sorted({**dict(variant.options), "latent_dim": latent}.items())), variant.training)
     swept = [Variant("simve", training=((knob, value),)) if knob in TRAINING_KNOBS else Variant("simve", ((knob, value),))
              for knob, values in spec.sweep.items() for value in values]
     rows.update({variant.label: with_preset(variant, spec.preset, image_shape) for variant in swept})
@@ -213,6 +213,9 @@ def compute_table(compute: dict[str, list[dict]]) -> str:
         mean = {k: mean_std(r[k] for r in runs)["mean"] for k in runs[0]}
         lines.append(f"| {row} | {mean['epochs']:g} | {mean['steps']:.0f} | {mean['encoder_passes']:.3g} | "
                      f"{mean['train_seconds']:.0f} |")
+    total = sum(r["train_seconds"] for runs in compute.values() for r in runs)
+    lines += ["", f"Training every run took {total / 60:.1f} min in all (the sum of their train times; a call that "
+                  "reuses finished runs takes less than that)."]
     return "\n".join(lines)
 
 

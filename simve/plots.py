@@ -135,3 +135,27 @@ def save_tradeoff(points: dict[str, dict[str, float]], path: str | Path, groups:
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def save_tuning_map(points: dict[str, list[tuple[float, float, bool]]], path: str | Path,
+                    style_label: str = "style the augmentations perturb") -> Path:
+    """Every tuned grid point as (style, content), one colour per model, the chosen points as stars.
+
+    ``points``: model name -> ``(style, content, chosen)`` for each grid point (validation scores)."""
+    fig, ax = plt.subplots(figsize=(7, 5.2))
+    for (name, rows), colour in zip(points.items(), plt.cm.tab10.colors * 3):
+        style, content, _ = zip(*rows)
+        ax.scatter(style, content, s=18, color=colour, alpha=0.55, label=f"{name} ({len(rows)} points)")
+        for s, c, picked in rows:
+            if picked:
+                ax.scatter(s, c, s=160, marker="*", color=colour, edgecolor="black", linewidth=0.6, zorder=3)
+    ax.set_xlabel(f"{style_label} (validation, linear probe %)")
+    ax.set_ylabel("content (validation, linear probe %)")
+    ax.set_title("every grid point tuned here; stars: the settings chosen on validation", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -28,7 +28,7 @@ from simve.errors import SimveError
 from simve.evaluate.report import comparison_table, summarise
 from simve.io import read_json, write_text
 from simve.models import MODELS
-from simve.plots import save_tradeoff
+from simve.plots import save_tradeoff, save_tuning_map
 from simve.presets import with_preset
 from simve.runs import Variant, Workspace, compute_used, evaluated, parse_variant, run_folder, timer, write_results
 from simve.stats import STD_CONVENTION, mean_std
@@ -178,10 +178,34 @@ def _table(spec: TuneSpec, tuning: Tuning, labels, validation, chosen, test) -> 
     return "\n".join(lines)
 
 
+def _point_means(point: dict) -> dict[str, float]:
+    return {k: mean_std(r[k] for r in point["validation"])["mean"] for k in ("content", "style_perturbed")}
+
+
+def knob_effects(stored: dict) -> list[str]:
+    """What each grid key did, one line per key: for each of its values, the mean validation content and
+    perturbed style over the grid points that have it (the other keys averaged out)."""
+    meta, grid = stored["meta"], stored["results"]["grid"]
+    lines = []
+    for key, values in meta["grid"].items():
+        cells = []
+        for value in values:
+            variant = parse_variant(f"{meta['model']}:{key}={value}")
+            typed = dict((*variant.options, *variant.training))[key]
+            means = [_point_means(p) for p in grid if {**p["model_options"], **p["training"]}.get(key) == typed]
+            if means:
+                content, style = (100 * mean_std(m[k] for m in means)["mean"] for k in ("content", "style_perturbed"))
+                cells.append(f"{value}: {content:.1f} / {style:.1f}")
+        lines.append(f"- {meta['name']}, `{key}`: " + "; ".join(cells))
+    return lines
+
+
 def write_index(out: Path) -> Path:
-    """``index.md``: every model tuned into ``out``, its grid size, criterion, choice and test scores."""
+    """``index.md``: every model tuned into ``out``, its grid size, criterion, choice and test scores, what each
+    knob did on validation, and ``content_vs_style.png``: every grid point of every model, the choices starred."""
     rows = ["| model | grid points | epochs | seeds | criterion | chosen | test content | test style perturbed |",
             "|---|---|---|---|---|---|---|---|"]
+    effects, points = [], {}
     for path in sorted(out.glob("*/results.json")):
         stored = read_json(path)
         meta, results = stored["meta"], stored["results"]
@@ -190,8 +214,16 @@ def write_index(out: Path) -> Path:
             cells = [f"{100 * mean_std(r[k] for r in runs)['mean']:.1f}" for k in ("content", "style_perturbed")]
             rows.append(f"| {meta['name']} | {meta['grid_size']} | {meta['epochs']} | {len(meta['seeds'])} | "
                         f"{results['criterion']} | `{label}` | {cells[0]} | {cells[1]} |")
+        effects += knob_effects(stored)
+        points.setdefault(meta["model"], []).extend(
+            (100 * m["style_perturbed"], 100 * m["content"], p["label"] in results["chosen"])
+            for p, m in ((p, _point_means(p)) for p in results["grid"]))
+    if points:
+        save_tuning_map(points, out / "content_vs_style.png")
     text = (f"# Tuning on {out.name}\n\nEach model's settings chosen on the validation split "
             "(its folder: the grid, the command, the validation scores); test scored once per chosen setting.\n\n"
-            + "\n".join(rows) + "\n")
+            + "\n".join(rows) + "\n\n## What each knob did (validation, linear probe %: content / perturbed style)\n\n"
+            "For each grid key and value, the mean over that folder's grid points with the value (its other keys "
+            "averaged out).\n\n" + "\n".join(effects) + "\n\n![every grid point, content against perturbed style]"
+            "(content_vs_style.png)\n")
     return write_text(out / "index.md", text)
-

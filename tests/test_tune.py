@@ -5,7 +5,7 @@ import json
 import pytest
 
 from simve.cli import main
-from simve.tune import pareto_front
+from simve.tune import knob_effects, pareto_front
 
 
 def test_pareto_front():
@@ -38,6 +38,16 @@ def test_the_grid_is_scored_on_validation_and_only_the_choice_on_test(tuned):
     assert "| vae | 4 | 1 | 1 | content |" in (root / "out" / "index.md").read_text()
     assert (root / "out" / "vae" / "validation_content_vs_style.png").exists()
     assert results["grid"][0]["validation"][0]["steps"] > 0
+
+
+def test_the_index_says_what_each_knob_did(tuned):
+    root, _ = tuned
+    stored = json.loads((root / "out" / "vae" / "results.json").read_text())
+    (effect,) = [line for line in knob_effects(stored) if "`lr`" in line]
+    with_lr = [p["validation"][0]["content"] for p in stored["results"]["grid"] if p["training"]["lr"] == 0.003]
+    assert len(with_lr) == 2 and f"0.003: {100 * sum(with_lr) / 2:.1f} / " in effect
+    assert effect in (root / "out" / "index.md").read_text()
+    assert (root / "out" / "content_vs_style.png").stat().st_size > 10_000
 
 
 def test_a_rerun_reuses_every_run(tuned):
