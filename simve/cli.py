@@ -105,7 +105,7 @@ def demo(args) -> None:
 # when given), and the options that fill TrainConfig where given (its defaults apply otherwise).
 RESUME_OPTIONS = ("epochs", "device")
 RUN_OPTIONS = ("data_root", "download", "limit", "seed", "batch_size", "views", "lr", "adam_eps", "augment", "device",
-               "checkpoint_every")
+               "precision", "checkpoint_every")
 
 
 def _given(args) -> dict:
@@ -257,6 +257,8 @@ def _train_parser(commands) -> None:
     p.add_argument("--preset", choices=SETTING_PRESETS, help="a bundle of settings under the ones given: paper = "
                                                              "the official SimVAE objective and optimiser")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="auto: cuda where available (default)")
+    p.add_argument("--precision", choices=("fp32", "bf16"),
+                   help="bf16: compute the loss under autocast (weights and Adam stay fp32; default fp32)")
     p.add_argument("--checkpoint-every", type=positive_int, metavar="N",
                    help="steps between checkpoints (default 500; also at the end of every epoch)")
     knobs = p.add_argument_group("model options (passed to the model only when given; defaults are the model's)")
@@ -334,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=eval_run)
     _benchmark_parser(commands)
     _tune_parser(commands)
+    _bench_parser(commands)
     _experiment_parser(commands)
     return parser
 
@@ -369,6 +372,50 @@ def _benchmark_parser(commands) -> None:
     p.add_argument("--no-anchors", dest="anchors", action="store_false",
                    help="leave out the raw-pixel and random-encoder rows (for a quick sweep)")
     p.set_defaults(run=benchmark)
+
+
+def bench(args) -> None:
+    from simve.bench import BenchSpec, run_bench
+    from simve.tune import parse_grid
+
+    options = parse_grid(args.set)
+    if any(len(v) > 1 for v in options.values()):
+        raise SimveError("--set takes one value per key (KEY=VALUE)")
+    models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+    spec = BenchSpec(data=args.data, models=models, out=Path(args.out or Path("results") / "bench" / Path(args.data).stem),
+                     data_root=args.data_root, limit=args.limit, batch_size=args.batch_size, views=args.views,
+                     steps=args.steps, repeats=args.repeats, warmup=args.warmup, scaling=args.scaling,
+                     evaluation=args.evaluation, overhead=args.overhead, compare=args.compare, ours=args.ours,
+                     compare_repeats=args.compare_repeats, device=args.device,
+                     options={k: v[0] for k, v in options.items()})
+    print(run_bench(spec, args.command_line))
+    print(f"wrote {spec.out / 'table.md'} and {spec.out / 'results.json'}")
+
+
+def _bench_parser(commands) -> None:
+    p = commands.add_parser("bench", parents=[_many_runs_options()], help="time training steps and evaluation, side by side",
+                            description="Steps/s with and without the data pipeline and against a bare plain-torch "
+                                        "step, ms per phase, FLOP rate, peak RSS, cost against N and J, evaluation "
+                                        "time per stage; results/bench/<data>/.")
+    p.add_argument("--models", default="simve,vae,simclr", help="comma-separated models (default %(default)s)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a model option for every model that has it, e.g. latent_dim=10 (repeatable)")
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--views", type=positive_int, default=2)
+    p.add_argument("--steps", type=positive_int, default=5, help="steps per timed block")
+    p.add_argument("--repeats", type=positive_int, default=5, help="interleaved rounds (medians over them)")
+    p.add_argument("--warmup", type=positive_int, default=2, help="untimed steps per job first")
+    p.add_argument("--no-scaling", dest="scaling", action="store_false", help="skip the cost against N and J")
+    p.add_argument("--no-eval", dest="evaluation", action="store_false", help="skip the evaluation timings")
+    p.add_argument("--no-overhead", dest="overhead", action="store_false",
+                   help="skip timing one epoch of simve train as a whole process")
+    p.add_argument("--compare", metavar="CMD", help="an external command to time against --ours, interleaved")
+    p.add_argument("--ours", metavar="CMD", help="our side of --compare ({tmp}: a fresh folder; default: one epoch "
+                                                  "of simve train at these settings)")
+    p.add_argument("--compare-repeats", type=positive_int, default=3)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--out", metavar="DIR", help="results folder (default results/bench/<data>)")
+    p.set_defaults(run=bench)
 
 
 def tune(args) -> None:

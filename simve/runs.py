@@ -32,7 +32,7 @@ from simve.train import CONFIG, TrainConfig, read_metrics, train
 # ------------------------------------------------------------------------- what to train
 
 TRAINING_KNOBS = {"views": int, "lr": float, "epochs": int, "batch_size": int, "adam_eps": float,
-                  "augment": str}  # set on the TrainConfig
+                  "augment": str, "precision": str}  # set on the TrainConfig
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,16 @@ def parse_variant(text: str) -> Variant:
 # ------------------------------------------------------------------------------------ one run
 
 
+# Config fields added after runs were first cached: they enter the hash only when they differ from
+# these defaults, so that every earlier folder keeps its name.
+LATER_FIELDS = {"precision": "fp32"}
+
+
 def run_folder(runs: str | Path, config: TrainConfig) -> Path:
     """``runs/<model>[-<option><value>...]-e<epochs>-s<seed>-<hash>``: readable, and unique to the whole
     config (the device aside, which a run may change when it resumes)."""
-    digest = hashlib.sha1(json.dumps({**config.to_dict(), "device": None}, sort_keys=True).encode()).hexdigest()
+    identity = {k: v for k, v in config.to_dict().items() if LATER_FIELDS.get(k, object()) != v}
+    digest = hashlib.sha1(json.dumps({**identity, "device": None}, sort_keys=True).encode()).hexdigest()
     knobs = "".join(f"-{k}{v}" for k, v in sorted(config.model_options.items()))
     return Path(runs) / f"{config.model}{knobs}-e{config.epochs}-s{config.seed}-{digest[:8]}"
 

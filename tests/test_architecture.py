@@ -19,7 +19,7 @@ LAYERS = (
     ("evaluate",),
     ("runs",),
     ("presets",),
-    ("experiments", "benchmark", "tune"),
+    ("experiments", "benchmark", "tune", "bench"),
     ("demo",),
     ("cli",),
     ("__main__",),

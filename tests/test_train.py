@@ -287,3 +287,22 @@ def test_cli_bad_options_are_argparse_errors(argv, message, capsys, tmp_path, mo
         main(argv)
     assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_bf16_autocast_trains_a_pyro_model_and_differs_from_fp32(tmp_path):
+    settings = {"model": "simve", "model_options": {"latent_dim": 4}, "lr": 1e-3, "epochs": 3}
+    fp32 = parameters(train(config(**settings), tmp_path / "fp32"))
+    bf16 = parameters(train(config(**settings, precision="bf16"), tmp_path / "bf16"))
+    records = [r["train_loss"] for r in read_metrics(tmp_path / "bf16") if "train_loss" in r]
+    assert records[-1] < records[0] and all(v.dtype == torch.float32 for v in bf16.values())
+    assert not torch.equal(fp32["encoder.backbone.layers.0.weight"], bf16["encoder.backbone.layers.0.weight"])
+    with pytest.raises(SimveError, match="precision must be one of fp32, bf16"):
+        config(precision="fp16")
+
+
+def test_a_field_added_later_keeps_the_earlier_run_folders():
+    from simve.runs import run_folder
+
+    plain = config()
+    assert run_folder("runs", plain) == run_folder("runs", replace(plain, precision="fp32"))
+    assert run_folder("runs", plain) != run_folder("runs", replace(plain, precision="bf16"))

@@ -63,8 +63,8 @@ def _seed(*key: int) -> int:
 class ViewLoader:
     """Training batches ``(views (B, J, C, H, W), labels (B,), params)`` of a split.
 
-    Built in the main process from the uint8 tensors in memory: each batch is indexed, moved to
-    ``device`` and augmented there in one call. The shuffle of an epoch draws from a generator
+    Built in the main process from the uint8 tensors in memory, which move to ``device`` once: each
+    batch is indexed and augmented there in one call. The shuffle of an epoch draws from a generator
     seeded by ``(seed, epoch)`` and the views of each batch from one seeded by ``(seed, epoch,
     batch)``, so a run is exactly repeatable and :meth:`epoch_batches` can start mid-epoch (a
     resumed run) without replaying the batches before. Iterating the loader itself uses the
@@ -97,6 +97,15 @@ class ViewLoader:
         self.drop_last = drop_last
         self.device = torch.device(device)
         self.epoch = 0
+        self._resident = None
+
+    @property
+    def _on_device(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The split's uint8 images and labels on the loader's device, copied there once (on a GPU the
+        batches are then indexed and augmented without a host-to-device copy per step)."""
+        if self._resident is None:
+            self._resident = (self.split.images.to(self.device), self.split.labels.to(self.device))
+        return self._resident
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next iteration use ``epoch``'s shuffle and augmentations."""
@@ -121,8 +130,8 @@ class ViewLoader:
             order = torch.arange(n)
         for batch in range(start, len(self)):
             index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
-            images = self.split.images[index].to(self.device, non_blocking=True)
-            labels = self.split.labels[index].to(self.device, non_blocking=True)
+            images, labels = self._on_device
+            images, labels = images[index.to(self.device)], labels[index.to(self.device)]
             generator = torch.Generator().manual_seed(_seed(self.seed, epoch, batch))
             views, params = self.multiview(images, generator)
             yield views, labels, params
