@@ -214,8 +214,8 @@ def compute_table(compute: dict[str, list[dict]]) -> str:
         lines.append(f"| {row} | {mean['epochs']:g} | {mean['steps']:.0f} | {mean['encoder_passes']:.3g} | "
                      f"{mean['train_seconds']:.0f} |")
     total = sum(r["train_seconds"] for runs in compute.values() for r in runs)
-    lines += ["", f"Training every run took {total / 60:.1f} min in all (the sum of their train times; a call that "
-                  "reuses finished runs takes less than that)."]
+    lines += ["", (f"Training every run took {total / 60:.1f} min in all (the sum of their train times; a call that "
+                  "reuses finished runs takes less than that).")]
     return "\n".join(lines)
 
 
