@@ -4,10 +4,13 @@ For each model on one dataset, blocks of ``steps`` optimiser steps run in turn (
 ``repeats`` rounds after a warm-up), so that a noisy machine slows every job alike; each figure is
 the median over the rounds, and each ratio is one of medians measured in the same run:
 
-- ``pipeline``: the training loop's step, data included: the next batch of the :class:`ViewLoader`
-  (index, augment the J views), then ``zero_grad``, ``model.loss``, ``backward``, Adam;
+- ``pipeline``: the training loop's step, data included: the next batch of the loop's
+  :class:`ViewLoader` (index and augment the J views, made in a worker thread during the step
+  before), then ``zero_grad``, ``model.loss``, ``backward``, Adam; ``wait`` is the time spent
+  waiting for the batch;
 - ``model``: the same step on one fixed batch of views (the data pipeline left out), timed by phase:
-  forward (the loss), backward, optimiser; the pipeline's batch time is the augmentation;
+  forward (the loss), backward, optimiser;
+- ``augmentation``: making batches alone, without prefetching (its cost if nothing hid it);
 - ``bare`` (generative models): a hand-written plain-torch step of the same nets and objective, no
   Pyro and no data pipeline, on copies of the model's encoder and decoder (:class:`BareELBO`), checked
   at start-up to give the same loss and gradients for the same noise;
@@ -226,9 +229,9 @@ class Bench:
         self.device = choose_device(spec.device)
         self.data = load_dataset(spec.data, spec.data_root, limit=spec.limit)
 
-    def loader(self, batch_size: int, views: int, seed: int = 0) -> ViewLoader:
+    def loader(self, batch_size: int, views: int, seed: int = 0, prefetch: bool = False) -> ViewLoader:
         return ViewLoader(self.data.train, MultiView(preset(self.data.preset), views), batch_size, seed=seed,
-                          device=self.device)
+                          device=self.device, prefetch=prefetch)
 
     def fixed_views(self, batch_size: int, views: int) -> torch.Tensor:
         return next(iter(self.loader(batch_size, views)))[0]
@@ -252,7 +255,18 @@ class Bench:
         spec = self.spec
         model = self.model(name)
         views = self.fixed_views(spec.batch_size, spec.views)
-        batches = self._endless(self.loader(spec.batch_size, spec.views))
+        batches = self._endless(self.loader(spec.batch_size, spec.views, prefetch=True))
+        unhidden = self._endless(self.loader(spec.batch_size, spec.views))
+        augment_times = []
+
+        def augment(steps: int, record: bool = True):
+            start = time.perf_counter()
+            for _ in range(steps):
+                next(unhidden)
+            _sync(self.device)
+            if record:
+                augment_times.append((time.perf_counter() - start) / steps)
+
         jobs = {"pipeline": StepJob(model, lambda: next(batches), self.device),
                 "model": StepJob(copy.deepcopy(model), lambda: views, self.device),
                 "per-tensor": StepJob(copy.deepcopy(model), lambda: views, self.device, fused=False)}
@@ -264,7 +278,7 @@ class Bench:
             except SimveError as err:
                 print(f"{name}: {err}", file=sys.stderr)
         matmul, matmul_times, matmul_flops = matmul_job(self.device)
-        blocks = {key: job.block for key, job in jobs.items()} | {"matmul": matmul}
+        blocks = {key: job.block for key, job in jobs.items()} | {"matmul": matmul, "augmentation": augment}
         self.rounds(blocks, spec.steps, f"{name}: step timing")
         n_views = views.shape[0] * views.shape[1]
         seconds = {key: job.median() for key, job in jobs.items()}
@@ -273,13 +287,13 @@ class Bench:
         result = {
             "steps_per_s": {key: 1 / s for key, s in seconds.items()},
             "views_per_s": {key: n_views / s for key, s in seconds.items()},
-            "ms_per_step": {"augmentation": 1e3 * jobs["pipeline"].median("batch"),
+            "ms_per_step": {"augmentation": 1e3 * statistics.median(augment_times), "wait": 1e3 * jobs["pipeline"].median("batch"),
                             **{p: 1e3 * jobs["model"].median(p) for p in ("forward", "backward", "optimiser")}},
             "gflop_per_step": flops / 1e9,
             "model_gflops": flops / seconds["model"] / 1e9, "matmul_gflops": matmul_rate / 1e9,
             "parameters": sum(p.numel() for p in model.parameters()),
         }
-        result["augmentation_share"] = jobs["pipeline"].median("batch") / seconds["pipeline"]
+        result["augmentation_share"] = statistics.median(augment_times) / seconds["pipeline"]
         result["matmul_fraction"] = result["model_gflops"] / result["matmul_gflops"]
         if "bare" in seconds:
             result["pipeline_vs_bare"] = seconds["bare"] / seconds["pipeline"]  # speed ratio: >= 0.95 is the target
@@ -377,19 +391,20 @@ def _table(spec: BenchSpec, data, results: dict) -> str:
              f"a step on {spec.device}; {spec.repeats} interleaved rounds of {spec.steps} steps after {spec.warmup} "
              f"warm-up steps, medians over rounds; torch {torch.__version__}, {torch.get_num_threads()} threads."), "",
              "## Training steps", "",
-             ("Steps/s: `pipeline` = the training loop's step with its data (batch + augmentation), `model` = the "
+             ("Steps/s: `pipeline` = the training loop's step with its data (batches made one step ahead in a worker "
+              "thread), `model` = the "
              "same on a fixed batch, `bare` = a plain-torch step of the same nets and objective (no Pyro, no data), "
              "`per-tensor` = the model step with Adam's per-tensor loop instead of the loop's fused Adam. Ratios are speed ratios of medians in the same rounds."), "",
-             ("| model | params | pipeline | model | bare | per-tensor | pipeline / bare | fused gain | augmentation "
+             ("| model | params | pipeline | model | bare | per-tensor | pipeline / bare | fused gain | augmentation (share of a step) | wait "
              "| forward | backward | optimiser (ms) | GFLOP/step | % of matmul | peak RSS (MB) |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results["models"].items():
         ms = r["ms_per_step"]
         rates = " | ".join(f"{r['steps_per_s'][k]:.2f}" if k in r["steps_per_s"] else "-"
                            for k in ("pipeline", "model", "bare", "per-tensor"))
         versus_bare = f"{r['pipeline_vs_bare']:.2f}x" if "pipeline_vs_bare" in r else "-"
         lines.append(f"| {name} | {r['parameters'] / 1e6:.2f} M | {rates} | {versus_bare} | {r['fused_speedup']:.2f}x | "
-                     f"{ms['augmentation']:.1f} ({100 * r['augmentation_share']:.0f} %) | "
+                     f"{ms['augmentation']:.1f} ({100 * r['augmentation_share']:.0f} %) | {ms['wait']:.1f} | "
                      f"{ms['forward']:.1f} | {ms['backward']:.1f} | {ms['optimiser']:.1f} | {r['gflop_per_step']:.2f} | "
                      f"{100 * r['matmul_fraction']:.0f} % of {r['matmul_gflops']:.0f} GFLOP/s | {r['peak_rss_mb']:.0f} |")
     scaled = {n: r["scaling"] for n, r in results["models"].items() if "scaling" in r}

@@ -293,7 +293,9 @@ def _model_knobs() -> dict[str, tuple[object, dict, list[tuple[str, object]]]]:
     return knobs
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given the ``argv`` it will parse, it skips importing the experiments unless
+    the command is ``experiment`` (they take a second or more to import)."""
     parser = argparse.ArgumentParser(prog="simve", description=__doc__)
     parser.add_argument("--version", action="version", version=f"simve {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -337,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     _benchmark_parser(commands)
     _tune_parser(commands)
     _bench_parser(commands)
-    _experiment_parser(commands)
+    _experiment_parser(commands, full=argv is None or argv[:1] == ["experiment"] or not argv)
     return parser
 
 
@@ -479,13 +481,15 @@ def _setting_type(hint):
     return _option_type(hint)
 
 
-def _experiment_parser(commands) -> None:
+def _experiment_parser(commands, full: bool = True) -> None:
+    """``simve experiment NAME`` with every experiment's settings as options; ``full=False`` (another
+    command is being run) leaves the experiments unimported and the group without them."""
     from simve.experiments import get_experiment
     from simve.experiments.common import MODULES
 
     group = commands.add_parser("experiment", help="the theory papers' experiments: results/experiments/NAME/")
     names = group.add_subparsers(dest="experiment", required=True, metavar="NAME")
-    for name in MODULES:
+    for name in MODULES if full else ():
         chosen = get_experiment(name)
         p = names.add_parser(name, help=chosen.help, description=chosen.help)
         p.add_argument("--out", metavar="DIR", help=f"results folder (default results/experiments/{name})")
@@ -508,8 +512,8 @@ def _probe_list(text: str) -> tuple[str, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     args.command_line = shlex.join(["simve", *argv])  # recorded beside the numbers it produces
     if args.run in (data_show, sample) and not args.out.lower().endswith(".png"):

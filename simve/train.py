@@ -299,7 +299,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
         raise SimveError(f"{config.model} needs at least {model.min_views} views per datum; "
                          f"pass --views {model.min_views} or more")
     multiview = MultiView(preset(config.augment or data.preset), config.views)
-    loader = ViewLoader(data.train, multiview, config.batch_size, seed=config.seed, device=device)
+    loader = ViewLoader(data.train, multiview, config.batch_size, seed=config.seed, device=device, prefetch=True)
     val_loader = ViewLoader(data.val, multiview, config.batch_size, shuffle=False, drop_last=False,
                             seed=config.seed, device=device)
     optimizer = make_optimizer(model.parameters(), config.lr, config.adam_eps, config.weight_decay)

@@ -122,3 +122,16 @@ def test_loader_starts_mid_epoch_exactly():
     assert len(tail) == len(whole) - 2
     for (v, y, _), (v2, y2, _) in zip(whole[2:], tail):
         assert torch.equal(v, v2) and torch.equal(y, y2)
+
+
+def test_prefetching_yields_the_same_batches():
+    data = Split(torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8), torch.arange(40))
+    plain = ViewLoader(data, MultiView(preset("gray28"), views=3), batch_size=8, seed=5)
+    ahead = ViewLoader(data, MultiView(preset("gray28"), views=3), batch_size=8, seed=5, prefetch=True)
+    for start in (0, 3, 5):
+        pairs = list(zip(plain.epoch_batches(2, start), ahead.epoch_batches(2, start), strict=True))
+        assert len(pairs) == 5 - start
+        for (v, y, p), (v2, y2, p2) in pairs:
+            assert torch.equal(v, v2) and torch.equal(y, y2) and all(torch.equal(p[k], p2[k]) for k in p)
+    first = next(iter(ahead.epoch_batches(0)))  # leaving early is fine
+    assert first[0].shape == (8, 3, 1, 8, 8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -80,6 +81,7 @@ class ViewLoader:
         seed: int = 0,
         drop_last: bool = True,
         device: str | torch.device = "cpu",
+        prefetch: bool = False,
     ):
         if not isinstance(split, Split):
             raise SimveError(f"ViewLoader needs a Split, got {type(split).__name__}")
@@ -97,6 +99,7 @@ class ViewLoader:
         self.drop_last = drop_last
         self.device = torch.device(device)
         self.epoch = 0
+        self.prefetch = prefetch
         self._resident = None
 
     @property
@@ -128,10 +131,22 @@ class ViewLoader:
             order = torch.randperm(n, generator=torch.Generator().manual_seed(_seed(self.seed, epoch)))
         else:
             order = torch.arange(n)
-        for batch in range(start, len(self)):
-            index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
-            images, labels = self._on_device
-            images, labels = images[index.to(self.device)], labels[index.to(self.device)]
+        images, labels = self._on_device
+
+        def make(batch: int):
+            index = order[batch * self.batch_size : (batch + 1) * self.batch_size].to(self.device)
             generator = torch.Generator().manual_seed(_seed(self.seed, epoch, batch))
-            views, params = self.multiview(images, generator)
-            yield views, labels, params
+            views, params = self.multiview(images[index], generator)
+            return views, labels[index], params
+
+        if not self.prefetch:
+            yield from map(make, range(start, len(self)))
+            return
+        # The next batch is made in a worker thread while the caller trains on this one; each batch
+        # draws from its own generator, so the batches are the same as without the thread.
+        with ThreadPoolExecutor(1) as worker:
+            pending = worker.submit(make, start) if start < len(self) else None
+            for batch in range(start, len(self)):
+                ready = pending.result()
+                pending = worker.submit(make, batch + 1) if batch + 1 < len(self) else None
+                yield ready
