@@ -52,7 +52,7 @@ from simve.evaluate.probes import PROBES, run_probe
 from simve.evaluate.tasks import build_tasks
 from simve.models import MODELS, build_model, model_names, option_hints
 from simve.runs import parse_variant, timer, write_results
-from simve.train import choose_device, make_optimizer, read_metrics
+from simve.train import choose_device, make_optimizer, place, read_metrics
 
 LOG_2PI = math.log(2 * math.pi)
 SIZES = {"batch_size": (16, 32, 64, 128), "views": (2, 4, 6, 8)}
@@ -132,7 +132,8 @@ def check_bare(model, bare: BareELBO, views: torch.Tensor) -> None:
         losses.append(loss.item())
         grads.append(torch.cat([p.grad.flatten() for p in params]))
         module.zero_grad(set_to_none=True)
-    if not (math.isclose(*losses, rel_tol=1e-4) and torch.allclose(*grads, rtol=1e-3, atol=1e-5)):
+    gap = float((grads[0] - grads[1]).norm() / grads[0].norm().clamp_min(1e-30))  # float32 sums differ in order
+    if not (math.isclose(*losses, rel_tol=1e-4) and gap < 1e-3):
         raise SimveError(f"the bare step disagrees with {model.name}'s loss ({losses[0]:.6g} vs {losses[1]:.6g})")
 
 
@@ -241,7 +242,7 @@ class Bench:
         hints = option_hints(name)
         given = ":".join(f"{k}={v}" for k, v in self.spec.options.items() if k in hints)
         options = dict(parse_variant(f"{name}:{given}" if given else name).options)
-        return build_model(name, self.data.image_shape, **options).to(self.device).train()
+        return place(build_model(name, self.data.image_shape, **options), self.device).train()
 
     def rounds(self, jobs: dict, steps: int, progress: str) -> None:
         """Warm-up, then ``repeats`` rounds of one block per job, in turn."""

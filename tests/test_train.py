@@ -152,9 +152,9 @@ def test_resume_after_an_interruption_mid_epoch_equals_an_uninterrupted_run(tmp_
     assert losses(tmp_path / "straight") == losses(run)
 
 
-@pytest.mark.parametrize("name", ["vae", "simve"])
-def test_a_pyro_model_trains_and_resumes_exactly_through_the_same_loop(tmp_path, name):
-    settings = {"model": name, "model_options": {"latent_dim": 4}, "lr": 1e-3, "checkpoint_every": 100}
+@pytest.mark.parametrize("name, data", [("vae", "glyphs"), ("simve", "glyphs"), ("simve", "glyphs-rgb")])
+def test_a_pyro_model_trains_and_resumes_exactly_through_the_same_loop(tmp_path, name, data):
+    settings = {"model": name, "data": data, "model_options": {"latent_dim": 4}, "lr": 1e-3, "checkpoint_every": 100}
     straight = parameters(train(config(**settings), tmp_path / "straight"))
     train(config(**settings, epochs=1), tmp_path / "resumed")
     assert_same(straight, parameters(train(config(**settings), tmp_path / "resumed", resume=True)))

@@ -19,7 +19,7 @@ import torch
 from simve.data import glyphs
 from simve.data.base import Factor, ImageData, Split, split_validation
 from simve.data.paths import cache_dir, data_root
-from simve.data.torchvision_compat import datasets as torchvision_datasets
+from simve.torchvision_compat import datasets as torchvision_datasets
 from simve.errors import SimveError
 from simve.io import save_npz
 

@@ -15,13 +15,15 @@ from simve.errors import SimveError
 from simve.nets.conv import ConvBackbone, ConvDecoder
 from simve.nets.heads import GaussianHead
 from simve.nets.mlp import MLPBackbone, MLPDecoder
+from simve.nets.resnet import ResNet18Backbone, ResNet18Decoder
 
-NETS = {"mlp": (MLPBackbone, MLPDecoder), "conv": (ConvBackbone, ConvDecoder)}
+NETS = {"mlp": (MLPBackbone, MLPDecoder), "conv": (ConvBackbone, ConvDecoder),
+        "resnet18": (ResNet18Backbone, ResNet18Decoder)}
 MLP_MAX_INPUTS = 64 * 64 * 3  # beyond this the first layer alone is a few hundred MB
 
 
 def resolve_net(name: str, image_shape: tuple[int, int, int]) -> str:
-    """The net family for ``name`` ("auto", "mlp" or "conv"), refusing shapes it cannot take."""
+    """The net family for ``name`` ("auto", "mlp", "conv" or "resnet18"), refusing shapes it cannot take."""
     c, h, w = image_shape
     if name == "auto":
         name = "mlp" if c == 1 and h <= 32 and w <= 32 else "conv"
@@ -29,9 +31,9 @@ def resolve_net(name: str, image_shape: tuple[int, int, int]) -> str:
         raise SimveError(f"unknown net {name!r}; choose auto, {', '.join(NETS)}")
     if name == "mlp" and c * h * w > MLP_MAX_INPUTS:
         raise SimveError(f"the MLP takes images of at most {MLP_MAX_INPUTS} values, got {c}x{h}x{w}; use --net conv")
-    if name == "conv" and not (h == w and h >= 16 and (h // 8) & (h // 8 - 1) == 0 and h % 8 == 0):
+    if name in ("conv", "resnet18") and not (h == w and h >= 16 and (h // 8) & (h // 8 - 1) == 0 and h % 8 == 0):
         raise SimveError(
-            f"the conv nets take square images of side 16, 32, 64, 128, ..., got {h}x{w}; use --net mlp"
+            f"the {name} nets take square images of side 16, 32, 64, 128, ..., got {h}x{w}; use --net mlp"
         )
     return name
 
