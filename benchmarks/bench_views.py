@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from simve.torchvision_compat import ensure_importable
+from simve.data.torchvision_compat import ensure_importable
 
 ensure_importable()  # before kornia, which imports torchvision: a CUDA build on CPU torch needs two op schemas
 from simve.data.augment import preset

@@ -369,7 +369,7 @@ def run_overhead(command: str) -> dict:
     """Wall seconds of one ``simve train`` process (``command``, writing ``{tmp}/run``) against the seconds
     its training loop logged: the rest is start-up, data, checkpoints, validation and figures."""
     wall, loop = timed_command(command, lambda tmp: read_metrics(tmp / "run")[-1]["time"])
-    return {"command": command, "wall_seconds": wall, "loop_seconds": loop, "overhead_seconds": wall - loop}
+    return {"command": command.replace(sys.executable, "python"), "wall_seconds": wall, "loop_seconds": loop, "overhead_seconds": wall - loop}
 
 
 def compare_commands(ours: str, theirs: str, repeats: int) -> dict:
@@ -380,7 +380,7 @@ def compare_commands(ours: str, theirs: str, repeats: int) -> dict:
         for key, command in (("ours", ours), ("theirs", theirs)):
             times[key].append(timed_command(command)[0])
     medians = {key: statistics.median(t) for key, t in times.items()}
-    return {"commands": {"ours": ours, "theirs": theirs}, "seconds": times, "median_seconds": medians,
+    return {"commands": {"ours": ours.replace(sys.executable, "python"), "theirs": theirs}, "seconds": times, "median_seconds": medians,
             "ours_speedup": medians["theirs"] / medians["ours"]}
 
 
@@ -442,11 +442,14 @@ def _table(spec: BenchSpec, data, results: dict) -> str:
 
 
 def default_ours(spec: BenchSpec) -> str:
-    """One epoch of ``simve train`` at the bench's settings, into the fresh folder ``{tmp}``."""
+    """One epoch of ``simve train`` of the first model at the bench's settings (its ``--set`` options
+    included), into the fresh folder ``{tmp}``."""
     args = ["--model", spec.models[0], "--data", spec.data, "--epochs", "1", "--batch-size", str(spec.batch_size),
             "--views", str(spec.views), "--device", spec.device]
     args += ["--data-root", spec.data_root] if spec.data_root else []
     args += ["--limit", str(spec.limit)] if spec.limit else []
+    args += [part for key, value in spec.options.items() if key in option_hints(spec.models[0])
+             for part in ("--" + key.replace("_", "-"), str(value))]
     return shlex.join([sys.executable, "-m", "simve", "train", *args]) + " --out {tmp}/run"
 
 

@@ -12,7 +12,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "simve"
 LAYERS = (
     ("errors",),
-    ("io", "stats", "torchvision_compat"),
+    ("io", "stats"),
     ("data", "nets", "losses", "plots", "figures"),
     ("models",),
     ("train",),

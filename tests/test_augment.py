@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from simve.torchvision_compat import ensure_importable
+from simve.data.torchvision_compat import ensure_importable
 
 ensure_importable()  # before torchvision: a CUDA build on CPU torch needs two op schemas declared
 

@@ -1,12 +1,12 @@
 import subprocess
 import sys
 
-from simve import torchvision_compat
+from simve.data import torchvision_compat
 
 
 def test_torchvision_imports_after_the_repair_in_a_fresh_interpreter():
     code = (
-        "from simve.torchvision_compat import ensure_importable\n"
+        "from simve.data.torchvision_compat import ensure_importable\n"
         "ensure_importable()\n"
         "import torch, torchvision\n"
         "from torchvision.transforms import v2\n"

@@ -19,9 +19,9 @@ import torch
 from simve.data import glyphs
 from simve.data.base import Factor, ImageData, Split, split_validation
 from simve.data.paths import cache_dir, data_root
+from simve.data.torchvision_compat import datasets as torchvision_datasets
 from simve.errors import SimveError
 from simve.io import save_npz
-from simve.torchvision_compat import datasets as torchvision_datasets
 
 GLYPH_COUNTS = (60_000, 10_000)  # train, test
 GLYPH_SEEDS = (0, 1)  # the glyph dataset is fixed: train and test are drawn from these seeds

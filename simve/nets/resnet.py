@@ -1,11 +1,13 @@
-"""ResNet18 nets for square colour images (side 16, 32, 64, ...), the size of the official SimVAE
-code's colour nets, so that speed and results can be compared like for like (``--net resnet18``).
+"""ResNet18-class nets for square colour images (side 16, 32, 64, ...), the size of the official
+SimVAE code's colour nets, so that speed and results can be compared like for like
+(``--net resnet18``).
 
-The encoder is torchvision's ResNet18 with the small-image stem (a 3x3 convolution of stride 1 and
-no max-pool, as is usual for 32x32 data) and without its classifier: features ``(..., 512)``, 11.2 M
-parameters. The decoder mirrors it: a linear map to a ``side/8``-sized map of 512 channels, then
-three stages of two residual blocks that double the resolution (nearest upsampling) and halve the
-channels (512 -> 256 -> 128 -> 64), and a 3x3 convolution to the image's channels.
+The encoder is a ResNet18 at half width: an ImageNet-style stem (7x7 convolution of stride 2 and a
+3x3 max-pool, so a 32x32 image is 8x8 after it), then four stages of two residual blocks with 32, 64,
+128 and 256 channels (strides 1, 2, 2, 2) and global average pooling: features ``(..., 256)``. The
+decoder mirrors it: a linear map to 512 channels at ``side/16``, three stages that double the side
+(nearest upsampling, then a residual block) down to 256, 128 and 64 channels, a fourth residual
+block at 64 and a 7x7 transposed convolution of stride 2 to the image.
 """
 
 from __future__ import annotations
@@ -13,42 +15,30 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from simve.torchvision_compat import models as torchvision_models
+from simve.nets.conv import ResidualBlock
+
+WIDTHS, BLOCKS = (32, 64, 128, 256), 2
 
 
 class ResNet18Backbone(nn.Module):
-    """Image ``(..., C, H, W)`` -> features ``(..., 512)``."""
+    """Image ``(..., C, H, W)`` -> features ``(..., 256)``."""
 
     def __init__(self, image_shape: tuple[int, int, int]):
         super().__init__()
         self.image_shape = tuple(image_shape)
-        net = torchvision_models().resnet18()
-        net.conv1 = nn.Conv2d(image_shape[0], 64, 3, 1, 1, bias=False)
-        net.maxpool, net.fc = nn.Identity(), nn.Identity()
-        self.net = net
-        self.out_dim = 512
+        layers = [nn.Conv2d(image_shape[0], 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                  nn.MaxPool2d(3, 2, 1)]
+        c_in = 64
+        for stage, width in enumerate(WIDTHS):
+            for block in range(BLOCKS):
+                layers.append(ResidualBlock(c_in, width, stride=2 if stage and not block else 1))
+                c_in = width
+        self.layers = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.out_dim = WIDTHS[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[: x.dim() - 3]
-        return self.net(x.reshape(-1, *self.image_shape)).reshape(*lead, self.out_dim)
-
-
-class UpBlock(nn.Module):
-    """``relu(bn(conv(relu(bn(conv(up(x)))))) + shortcut(up(x)))``; ``up`` doubles the side when asked."""
-
-    def __init__(self, c_in: int, c_out: int, upsample: bool):
-        super().__init__()
-        self.up = nn.Upsample(scale_factor=2, mode="nearest") if upsample else nn.Identity()
-        self.body = nn.Sequential(
-            nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
-            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out),
-        )
-        self.shortcut = nn.Identity() if c_in == c_out else nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False),
-                                                                          nn.BatchNorm2d(c_out))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.up(x)
-        return torch.relu(self.body(x) + self.shortcut(x))
+        return self.layers(x.reshape(-1, *self.image_shape)).reshape(*lead, self.out_dim)
 
 
 class ResNet18Decoder(nn.Module):
@@ -57,14 +47,16 @@ class ResNet18Decoder(nn.Module):
     def __init__(self, latent_dim: int, image_shape: tuple[int, int, int]):
         super().__init__()
         self.image_shape = tuple(image_shape)
-        self.side = image_shape[1] // 8
-        self.project = nn.Linear(latent_dim, 512 * self.side**2)
-        stages = []
-        for c_in, c_out in ((512, 256), (256, 128), (128, 64)):
-            stages += [UpBlock(c_in, c_out, upsample=True), UpBlock(c_out, c_out, upsample=False)]
-        self.layers = nn.Sequential(*stages, nn.Conv2d(64, image_shape[0], 3, 1, 1))
+        self.side = image_shape[1] // 16
+        self.project = nn.Sequential(nn.Linear(latent_dim, 512 * self.side**2), nn.ReLU())
+        layers, c_in = [], 512
+        for width in (256, 128, 64):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), ResidualBlock(c_in, width, stride=1)]
+            c_in = width
+        layers += [ResidualBlock(64, 64, stride=1), nn.ConvTranspose2d(64, image_shape[0], 7, 2, 3, output_padding=1)]
+        self.layers = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         lead = z.shape[:-1]
         h = self.project(z.reshape(-1, z.shape[-1])).view(-1, 512, self.side, self.side)
-        return self.layers(torch.relu(h)).reshape(*lead, *self.image_shape)
+        return self.layers(h).reshape(*lead, *self.image_shape)

@@ -10,9 +10,8 @@ when, the compiled library cannot be loaded. Datasets, transforms and models the
 the compiled ops themselves (``nms``, ``roi_align``, ...) stay unavailable. Where the
 installed torchvision matches torch the library loads and this does nothing.
 
-simve opens ``torchvision.datasets`` and ``torchvision.models`` only through :func:`datasets` and
-:func:`models`, so the repair runs only when a torchvision dataset is opened or a torchvision net
-built, not on ``import simve``.
+simve only opens ``torchvision.datasets``, through :func:`datasets`, so the repair runs only
+when a torchvision dataset is opened, not on ``import simve``.
 """
 
 import glob
@@ -59,10 +58,3 @@ def datasets():
 
     return torchvision.datasets
 
-
-def models():
-    """``torchvision.models``, importable on this torch (see the module docstring)."""
-    ensure_importable()
-    import torchvision.models
-
-    return torchvision.models
