@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import shlex
 import sys
 import typing
@@ -165,7 +166,7 @@ def sample(args) -> None:
     from simve.plots import save_image_grid, square
     from simve.train import load_trained
 
-    config, _, model = load_trained(args.run_dir, args.device)
+    config, _, model = load_trained(args.run_dir, args.device, args.partial)
     if not model.can("sample"):
         raise SimveError(f"{config.model} is not a generative model: it has no samples to draw")
     torch.manual_seed(args.seed)
@@ -181,12 +182,15 @@ def eval_gen(args) -> None:
     from simve.io import write_json
     from simve.train import load_trained
 
-    config, data, model = load_trained(args.run_dir, args.device)
+    config, data, model = load_trained(args.run_dir, args.device, args.partial)
     if not model.can("bounds"):
         raise SimveError(f"{config.model} is not a generative model: it has no likelihood bounds")
     split = data.test if args.limit is None else data.test.subset(slice(0, args.limit))
     metrics = generative_metrics(model, split, MultiView(preset(data.preset), config.views),
                                  particles=args.particles, seed=args.seed)
+    if not all(math.isfinite(metrics[k]) for k in ("elbo_per_view", "iwae_per_view")):
+        raise SimveError(f"the bounds of the run in {args.run_dir} are not finite (ELBO {metrics['elbo_per_view']}): "
+                         "the model is numerically broken, e.g. a diverged run; retrain it with a lower --lr")
     path = write_json(Path(args.run_dir) / "eval-gen.json", {"command": args.command_line, **metrics}, indent=2)
     print(f"{config.model} on {config.data} test ({metrics['images']} images x {metrics['views']} views, "
           f"K = {args.particles}):")
@@ -201,7 +205,7 @@ def eval_run(args) -> None:
     from simve.train import load_trained
 
     elapsed = timer()
-    config, data, model = load_trained(args.run_dir, args.device)
+    config, data, model = load_trained(args.run_dir, args.device, args.partial)
     results = evaluate(model, data, probes=args.probes, seed=args.seed, max_train=args.max_train,
                        particles=args.particles, views=config.views)
     table = markdown_table(results, args.probes)
@@ -232,6 +236,8 @@ def benchmark(args) -> None:
 def _run_dir_parser(commands, name: str, help: str):
     p = commands.add_parser(name, help=help)
     p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by simve train")
+    p.add_argument("--partial", action="store_true",
+                   help="use a run that has not finished its epochs (the results then say the epochs it reached)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     return p
@@ -524,7 +530,10 @@ def main(argv: list[str] | None = None) -> int:
         args.run(args)
     except SimveError as err:
         print(f"simve: error: {err}", file=sys.stderr)
-        return 1
+        return getattr(err, "exit_code", 1)
+    except KeyboardInterrupt:
+        print("simve: interrupted; files already written are complete (every write is atomic)", file=sys.stderr)
+        return 130
     return 0
 
 

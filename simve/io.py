@@ -19,14 +19,42 @@ import torch
 from simve.errors import SimveError
 
 
-def write_atomic(path: str | os.PathLike, write) -> Path:
-    """``write(tmp)`` to a temporary file beside ``path``, then move it into place."""
+def make_folder(path: str | os.PathLike) -> Path:
+    """The folder ``path``, created with its parents where missing; a file in the way is one line."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+        raise SimveError(f"{blocking} is a file, not a folder; choose another output path") from None
+    except PermissionError:
+        raise SimveError(f"cannot create the folder {path}: permission denied; choose another output path") from None
     return path
+
+
+def write_atomic(path: str | os.PathLike, write) -> Path:
+    """``write(tmp)`` to a temporary file beside ``path``, then move it into place. A failed write
+    (a full disk, a read-only folder) leaves the old file as it was and no temporary file behind."""
+    path = Path(path)
+    make_folder(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) or (isinstance(err, RuntimeError) and "write" in str(err).lower()):
+            reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+            raise SimveError(f"could not write {path} ({reason}); the previous file, if any, is unchanged; "
+                             "free some space or choose another output path") from None
+        raise
+    return path
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> None:
+    """Delete the temporary files that a killed :func:`write_atomic` left in ``folder``."""
+    for tmp in Path(folder).glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +32,13 @@ from tqdm import tqdm
 from simve import __version__
 from simve.data import PRESETS, MultiView, ViewLoader, load_dataset, preset
 from simve.errors import SimveError
-from simve.io import write_atomic, write_text
+from simve.io import make_folder, remove_stale_temporaries, write_atomic, write_text
 from simve.models import SSLModel, build_model
 
 CONFIG, CHECKPOINT, METRICS, FIGURES = "config.json", "checkpoint.pt", "metrics.jsonl", "figures"
 CHECKPOINT_FORMAT = "simve-checkpoint-1"
+CHECKPOINT_KEYS = ("model", "config", "step", "epoch", "batch", "epoch_loss_sum", "elapsed", "model_state",
+                   "optimizer_state", "rng")
 RESUMABLE = ("epochs", "device")  # the config fields a resumed run may change
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
@@ -175,9 +178,20 @@ def load_checkpoint(path: Path, config: TrainConfig) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001  (the unpickler raises many kinds on damaged bytes, IndexError too)
-        raise SimveError(f"{path} is not a readable checkpoint ({type(err).__name__}); it is damaged or truncated") from None
+        if "Weights only load failed" in str(err) and "GLOBAL" in str(err):
+            raise SimveError(f"{path} is not a weights-only checkpoint (loading it would run code it holds), "
+                             "so it will not be loaded; use a checkpoint written by simve train") from None
+        raise SimveError(f"{path} is not a readable checkpoint ({type(err).__name__}): damaged, truncated or not a "
+                         "checkpoint at all; it was not loaded") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise SimveError(f"{path} is not a simve checkpoint")
+    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    if missing:
+        raise SimveError(f"{path} is incomplete (no {', '.join(missing)}); it was not written by this simve")
+    broken = [k for k, v in state["model_state"].items() if isinstance(v, torch.Tensor) and v.is_floating_point()
+              and not torch.isfinite(v).all()]
+    if broken:
+        raise SimveError(f"{path} holds nan or inf weights ({broken[0]}); it cannot be resumed or evaluated")
     if state["model"] != config.model:
         raise SimveError(f"{path} holds a {state['model']!r} model but the run's {CONFIG} says {config.model!r}")
     differ = _differences(TrainConfig.from_dict(state["config"]), config)
@@ -238,6 +252,20 @@ def validation_loss(model: SSLModel, loader: ViewLoader, seed: int) -> float | N
 # --- the optimiser step, shared by every fit ----------------------------------------------
 
 
+class TrainingInterrupted(SimveError):
+    """Ctrl-C during training: the step in progress is dropped, the last checkpoint kept."""
+
+    exit_code = 130
+
+
+def _check_single_process() -> None:
+    """Refuse a distributed launch (``RANK``/``WORLD_SIZE`` in the environment): the loop runs one process."""
+    world, rank = os.environ.get("WORLD_SIZE", "1"), os.environ.get("RANK", "0")
+    if world != "1" or rank != "0":
+        raise SimveError(f"simve train runs in one process, but the environment sets WORLD_SIZE={world!r} "
+                         f"RANK={rank!r} (a distributed launcher?); unset them to train")
+
+
 class NonFiniteLoss(SimveError):
     """The loss of a step was nan or inf (nothing was updated)."""
 
@@ -290,12 +318,15 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
     ``config`` must equal its ``config.json`` except for ``epochs`` and ``device``.
     """
     run_dir = Path(run_dir)
+    _check_single_process()
     if resume:
         differ = _differences(load_config(run_dir), config)
         if differ:
             raise SimveError(f"a resumed run may change only {' and '.join(RESUMABLE)}, not {', '.join(differ)}")
-    elif (run_dir / CONFIG).exists():
+    elif (run_dir / CONFIG).exists() and (run_dir / CHECKPOINT).exists():
         raise SimveError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    if not (run_dir / CHECKPOINT).exists():
+        resume = False  # stopped before its first checkpoint: nothing was trained, so it starts afresh
     device = choose_device(config.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
@@ -321,6 +352,8 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
         at = {key: state[key] for key in at}
         if config.epochs < at["epoch"]:
             raise SimveError(f"the run has trained {at['epoch']} epochs already; pass --epochs {at['epoch']} or more")
+    make_folder(run_dir)
+    remove_stale_temporaries(run_dir)  # left by a process killed while writing
     write_text(run_dir / CONFIG, json.dumps(config.to_dict(), indent=2) + "\n")
     if resume:
         _truncate_metrics(run_dir, at["step"])
@@ -342,6 +375,15 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
                 value = descend(loss, optimizer)
             except NonFiniteLoss as err:
                 raise _diverged(str(err), step + 1, epoch + 1, saved_step, run_dir) from None
+            except ValueError as err:  # Pyro's argument checks: a nan/inf loc or scale from the encoder
+                if "Expected parameter" not in str(err):
+                    raise
+                raise _diverged("the model's outputs became nan or inf", step + 1, epoch + 1, saved_step,
+                                run_dir) from None
+            except KeyboardInterrupt:
+                raise TrainingInterrupted(
+                    f"interrupted at step {step + 1}; the last checkpoint (step {saved_step}) is kept in "
+                    f"{run_dir / CHECKPOINT}; continue with simve train --out {run_dir} --resume") from None
             step, loss_sum = step + 1, loss_sum + value
             now = time.perf_counter()
             window_views += views.shape[0] * views.shape[1]
@@ -382,11 +424,19 @@ def train_or_resume(config: TrainConfig, run_dir: str | Path) -> SSLModel:
     return train(config, run_dir, resume=(Path(run_dir) / CONFIG).exists())
 
 
-def load_trained(run_dir: str | Path, device: str = "auto") -> tuple[TrainConfig, object, SSLModel]:
-    """The config, the data and the model (in eval mode, on ``device``) of the run in ``run_dir``."""
+def load_trained(run_dir: str | Path, device: str = "auto", partial: bool = False) -> tuple[TrainConfig, object, SSLModel]:
+    """The config, the data and the model (in eval mode, on ``device``) of the run in ``run_dir``; a run
+    that has not finished its epochs is refused unless ``partial`` (its config then says how far it got:
+    ``epochs`` is set to the epochs it completed)."""
     run_dir = Path(run_dir)
     config = load_config(run_dir)
     state = load_checkpoint(run_dir / CHECKPOINT, config)
+    if state["epoch"] < config.epochs:
+        if not partial:
+            raise SimveError(f"the run in {run_dir} stopped at step {state['step']} (epoch {state['epoch']} of "
+                             f"{config.epochs}); finish it with simve train --out {run_dir} --resume, or pass "
+                             "--partial to use it as it is")
+        config = dataclasses.replace(config, epochs=state["epoch"])
     data = config.load_data()
     model = build_model(config.model, data.image_shape, **config.model_options)
     try:

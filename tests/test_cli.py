@@ -82,7 +82,7 @@ def test_sample_refuses_a_damaged_checkpoint_and_a_missing_run(tmp_path):
     checkpoint = run / "checkpoint.pt"
     checkpoint.write_bytes(checkpoint.read_bytes()[:500])
     result = run_cli("sample", str(run), "--out", str(tmp_path / "s.png"))
-    assert result.returncode == 1 and "damaged or truncated" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert result.returncode == 1 and "damaged, truncated or not a checkpoint" in result.stderr and len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "s.png").exists()
     result = run_cli("eval-gen", str(tmp_path / "nowhere"))
     assert result.returncode == 1 and "holds no run" in result.stderr

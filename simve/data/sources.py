@@ -43,11 +43,22 @@ def _to_nchw(x: np.ndarray, where: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x))
 
 
+MAX_CLASSES = 256
+
+
 def _labels(y, n: int, where: str) -> torch.Tensor:
-    y = torch.as_tensor(np.asarray(y)).long()
+    """Class labels: integers 0..MAX_CLASSES-1 (floats only if whole numbers), one per image."""
+    y = np.asarray(y)
     if y.shape != (n,):
         raise SimveError(f"{where}: expected {n} labels, got shape {tuple(y.shape)}")
-    return y
+    if y.dtype.kind not in "iub" and not (y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all()):
+        raise SimveError(f"{where}: labels must be whole numbers 0, 1, 2, ..., got dtype {y.dtype}"
+                         + (" with non-finite or fractional values" if y.dtype.kind == "f" else "")
+                         + "; map each class to an integer first")
+    if n and (y.min() < 0 or y.max() >= MAX_CLASSES):
+        raise SimveError(f"{where}: labels must lie in 0..{MAX_CLASSES - 1}, got {y.min()}..{y.max()}; "
+                         "number the classes from 0")
+    return torch.from_numpy(y.astype(np.int64))
 
 
 # --- the npz format -----------------------------------------------------------------------
@@ -72,6 +83,9 @@ def read_npz(path: Path) -> dict:
             _labels(arrays[f"y_{part}"], len(images), f"{path}: y_{part}"),
             None if factors is None else torch.from_numpy(factors.astype(np.float32)),
         )
+    empty = [part for part, split in splits.items() if len(split) == 0]
+    if empty:
+        raise SimveError(f"{path}: the {' and '.join(empty)} arrays hold no images; a dataset needs both splits")
     if splits["train"].images.shape[1:] != splits["test"].images.shape[1:]:
         raise SimveError(f"{path}: train and test images differ in shape")
     n_classes = int(max(splits["train"].labels.max(), splits["test"].labels.max())) + 1
