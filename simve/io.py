@@ -7,10 +7,12 @@ interruption leaves the old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 import platform
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,25 @@ def write_atomic(path: str | os.PathLike, write) -> Path:
                              "free some space or choose another output path") from None
         raise
     return path
+
+
+@contextmanager
+def folder_lock(folder: str | os.PathLike):
+    """Hold ``folder/.lock`` (an exclusive ``flock``, released when the process ends however it ends):
+    a second process that wants to write the same folder is refused in one line."""
+    path = Path(folder) / ".lock"
+    handle = open(path, "a+")  # noqa: SIM115  (held for the whole block)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise SimveError(f"another process is writing {folder} (it holds {path}); wait for it to finish "
+                         "or choose another --out") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> None:

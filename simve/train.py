@@ -32,7 +32,7 @@ from tqdm import tqdm
 from simve import __version__
 from simve.data import PRESETS, MultiView, ViewLoader, load_dataset, preset
 from simve.errors import SimveError
-from simve.io import make_folder, remove_stale_temporaries, write_atomic, write_text
+from simve.io import folder_lock, make_folder, remove_stale_temporaries, write_atomic, write_text
 from simve.models import SSLModel, build_model
 
 CONFIG, CHECKPOINT, METRICS, FIGURES = "config.json", "checkpoint.pt", "metrics.jsonl", "figures"
@@ -353,69 +353,70 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
         if config.epochs < at["epoch"]:
             raise SimveError(f"the run has trained {at['epoch']} epochs already; pass --epochs {at['epoch']} or more")
     make_folder(run_dir)
-    remove_stale_temporaries(run_dir)  # left by a process killed while writing
-    write_text(run_dir / CONFIG, json.dumps(config.to_dict(), indent=2) + "\n")
-    if resume:
-        _truncate_metrics(run_dir, at["step"])
-    else:
-        save_checkpoint(run_dir / CHECKPOINT, model, optimizer, config, at)
+    with folder_lock(run_dir):  # one writer per run folder
+        remove_stale_temporaries(run_dir)  # left by a process killed while writing
+        write_text(run_dir / CONFIG, json.dumps(config.to_dict(), indent=2) + "\n")
+        if resume:
+            _truncate_metrics(run_dir, at["step"])
+        else:
+            save_checkpoint(run_dir / CHECKPOINT, model, optimizer, config, at)
 
-    step, saved_step, elapsed = at["step"], at["step"], at["elapsed"]
-    bar = tqdm(total=config.epochs * len(loader), initial=step, unit="step", disable=None,
-               desc=f"{config.model} on {data.name}")
-    window_views, window_time = 0, 0.0
-    model.train()
-    for epoch in range(at["epoch"], config.epochs):
-        start, loss_sum = (at["batch"], at["epoch_loss_sum"]) if epoch == at["epoch"] else (0, 0.0)
-        tick = time.perf_counter()
-        for batch, (views, _, _) in enumerate(loader.epoch_batches(epoch, start), start=start + 1):
-            try:
-                with autocast:
-                    loss = model.loss(views)
-                value = descend(loss, optimizer)
-            except NonFiniteLoss as err:
-                raise _diverged(str(err), step + 1, epoch + 1, saved_step, run_dir) from None
-            except ValueError as err:  # Pyro's argument checks: a nan/inf loc or scale from the encoder
-                if "Expected parameter" not in str(err):
-                    raise
-                raise _diverged("the model's outputs became nan or inf", step + 1, epoch + 1, saved_step,
-                                run_dir) from None
-            except KeyboardInterrupt:
-                raise TrainingInterrupted(
-                    f"interrupted at step {step + 1}; the last checkpoint (step {saved_step}) is kept in "
-                    f"{run_dir / CHECKPOINT}; continue with simve train --out {run_dir} --resume") from None
-            step, loss_sum = step + 1, loss_sum + value
-            now = time.perf_counter()
-            window_views += views.shape[0] * views.shape[1]
-            window_time, elapsed, tick = window_time + now - tick, elapsed + now - tick, now
-            bar.update()
-            if step % config.log_every == 0:
-                speed = window_views / window_time
-                bar.set_postfix(loss=f"{value:.4g}", views_per_s=f"{speed:.0f}")
-                _log(run_dir, {"step": step, "epoch": epoch + 1, "loss": value,
-                               "lr": optimizer.param_groups[0]["lr"], "views_per_s": speed, "time": elapsed})
-                window_views, window_time = 0, 0.0
-            end_of_epoch = batch == len(loader)
-            if step % config.checkpoint_every and not end_of_epoch:
-                continue
-            if not all(torch.isfinite(p).all() for p in model.parameters()):
-                raise _diverged("the parameters became nan or inf", step, epoch + 1, saved_step, run_dir)
-            if end_of_epoch:
-                _log(run_dir, {"step": step, "epoch": epoch + 1, "train_loss": loss_sum / len(loader),
-                               "val_loss": validation_loss(model, val_loader, config.seed), "time": elapsed})
-            now_at = {"step": step, "epoch": epoch + end_of_epoch, "batch": 0 if end_of_epoch else batch,
-                      "epoch_loss_sum": 0.0 if end_of_epoch else loss_sum, "elapsed": elapsed}
-            save_checkpoint(run_dir / CHECKPOINT, model, optimizer, config, now_at)
-            saved_step, tick = step, time.perf_counter()
-    bar.close()
-    model.eval()
-    if model.can("sample") and step > at["step"]:  # a finished run only loads: its figures are there
-        from simve.plots import save_generative_figures  # matplotlib: imported only when a run draws
+        step, saved_step, elapsed = at["step"], at["step"], at["elapsed"]
+        bar = tqdm(total=config.epochs * len(loader), initial=step, unit="step", disable=None,
+                   desc=f"{config.model} on {data.name}")
+        window_views, window_time = 0, 0.0
+        model.train()
+        for epoch in range(at["epoch"], config.epochs):
+            start, loss_sum = (at["batch"], at["epoch_loss_sum"]) if epoch == at["epoch"] else (0, 0.0)
+            tick = time.perf_counter()
+            for batch, (views, _, _) in enumerate(loader.epoch_batches(epoch, start), start=start + 1):
+                try:
+                    with autocast:
+                        loss = model.loss(views)
+                    value = descend(loss, optimizer)
+                except NonFiniteLoss as err:
+                    raise _diverged(str(err), step + 1, epoch + 1, saved_step, run_dir) from None
+                except ValueError as err:  # Pyro's argument checks: a nan/inf loc or scale from the encoder
+                    if "Expected parameter" not in str(err):
+                        raise
+                    raise _diverged("the model's outputs became nan or inf", step + 1, epoch + 1, saved_step,
+                                    run_dir) from None
+                except KeyboardInterrupt:
+                    raise TrainingInterrupted(
+                        f"interrupted at step {step + 1}; the last checkpoint (step {saved_step}) is kept in "
+                        f"{run_dir / CHECKPOINT}; continue with simve train --out {run_dir} --resume") from None
+                step, loss_sum = step + 1, loss_sum + value
+                now = time.perf_counter()
+                window_views += views.shape[0] * views.shape[1]
+                window_time, elapsed, tick = window_time + now - tick, elapsed + now - tick, now
+                bar.update()
+                if step % config.log_every == 0:
+                    speed = window_views / window_time
+                    bar.set_postfix(loss=f"{value:.4g}", views_per_s=f"{speed:.0f}")
+                    _log(run_dir, {"step": step, "epoch": epoch + 1, "loss": value,
+                                   "lr": optimizer.param_groups[0]["lr"], "views_per_s": speed, "time": elapsed})
+                    window_views, window_time = 0, 0.0
+                end_of_epoch = batch == len(loader)
+                if step % config.checkpoint_every and not end_of_epoch:
+                    continue
+                if not all(torch.isfinite(p).all() for p in model.parameters()):
+                    raise _diverged("the parameters became nan or inf", step, epoch + 1, saved_step, run_dir)
+                if end_of_epoch:
+                    _log(run_dir, {"step": step, "epoch": epoch + 1, "train_loss": loss_sum / len(loader),
+                                   "val_loss": validation_loss(model, val_loader, config.seed), "time": elapsed})
+                now_at = {"step": step, "epoch": epoch + end_of_epoch, "batch": 0 if end_of_epoch else batch,
+                          "epoch_loss_sum": 0.0 if end_of_epoch else loss_sum, "elapsed": elapsed}
+                save_checkpoint(run_dir / CHECKPOINT, model, optimizer, config, now_at)
+                saved_step, tick = step, time.perf_counter()
+        bar.close()
+        model.eval()
+        if model.can("sample") and step > at["step"]:  # a finished run only loads: its figures are there
+            from simve.plots import save_generative_figures  # matplotlib: imported only when a run draws
 
-        split = data.val if len(data.val) else data.train
-        with torch.no_grad():
-            save_generative_figures(model, MultiView.original(split.images[:16]).to(device), run_dir / FIGURES)
-    return model
+            split = data.val if len(data.val) else data.train
+            with torch.no_grad():
+                save_generative_figures(model, MultiView.original(split.images[:16]).to(device), run_dir / FIGURES)
+        return model
 
 
 def train_or_resume(config: TrainConfig, run_dir: str | Path) -> SSLModel:
