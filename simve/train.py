@@ -73,7 +73,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise SimveError(f"{name} must be a whole number >= 1, got {value!r}")
-        if not self.lr > 0 or not self.adam_eps > 0 or not self.weight_decay >= 0:
+        if not 0 < self.lr < math.inf or not 0 < self.adam_eps < math.inf or not 0 <= self.weight_decay < math.inf:
             raise SimveError(f"lr and adam_eps must be > 0 and weight_decay >= 0, got {self.lr}, {self.adam_eps} "
                              f"and {self.weight_decay}")
         if self.augment is not None and self.augment not in PRESETS:
@@ -433,10 +433,10 @@ def load_trained(run_dir: str | Path, device: str = "auto", partial: bool = Fals
     config = load_config(run_dir)
     state = load_checkpoint(run_dir / CHECKPOINT, config)
     if state["epoch"] < config.epochs:
-        if not partial:
+        if not partial or state["epoch"] == 0:
             raise SimveError(f"the run in {run_dir} stopped at step {state['step']} (epoch {state['epoch']} of "
-                             f"{config.epochs}); finish it with simve train --out {run_dir} --resume, or pass "
-                             "--partial to use it as it is")
+                             f"{config.epochs}); finish it with simve train --out {run_dir} --resume"
+                             + ("" if state["epoch"] == 0 else ", or pass --partial to use it as it is"))
         config = dataclasses.replace(config, epochs=state["epoch"])
     data = config.load_data()
     model = build_model(config.model, data.image_shape, **config.model_options)

@@ -92,8 +92,9 @@ CASES = {  # name: (argv with {root}, exit status, words of the one line)
     "finished run without --resume": ([*TRAIN, "--epochs", "1", "--out", "{root}/run"], 1, "already holds a run"),
     "zero epochs": ([*TRAIN, "--epochs", "0", "--out", "{root}/new"], 2, "expected a number >= 1"),
     "zero batch": ([*TRAIN, "--epochs", "1", "--batch-size", "0", "--out", "{root}/new"], 2, "expected a number >= 1"),
-    "negative lr": ([*TRAIN, "--epochs", "1", "--lr", "-1", "--out", "{root}/new"], 2, "expected a number > 0"),
-    "nan lr": ([*TRAIN, "--epochs", "1", "--lr", "nan", "--out", "{root}/new"], 2, "expected a number > 0"),
+    "negative lr": ([*TRAIN, "--epochs", "1", "--lr", "-1", "--out", "{root}/new"], 2, "expected a finite number > 0"),
+    "nan lr": ([*TRAIN, "--epochs", "1", "--lr", "nan", "--out", "{root}/new"], 2, "expected a finite number > 0"),
+    "infinite lr": ([*TRAIN, "--epochs", "1", "--lr", "inf", "--out", "{root}/new"], 2, "expected a finite number > 0"),
     "zero latent": (["train", "--model", "vae", *GLYPHS, "--latent-dim", "0", "--epochs", "1", "--out", "{root}/new"],
                     1, "latent size must be between 1"),
     "zero head": (["train", "--model", "simclr", *GLYPHS, "--head-dim", "0", "--epochs", "1", "--out", "{root}/new"],
@@ -293,3 +294,12 @@ def test_the_same_command_twice_gives_the_same_files(tmp_path):
         assert main([*TRAIN, "--epochs", "2", "--out", str(tmp_path / name)]) == 0
     (a, metrics_a), (b, metrics_b) = _final_state(tmp_path / "a"), _final_state(tmp_path / "b")
     assert all(torch.equal(a[k], b[k]) for k in a) and metrics_a == metrics_b
+
+
+def test_the_checkpoint_a_diverged_run_keeps_is_not_evaluated_as_a_finished_one(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main([*TRAIN, "--epochs", "2", "--lr", "1e6", "--out", str(run)]) == 1
+    assert "loss became nan at step 2" in capsys.readouterr().err
+    assert main(["eval-gen", str(run), "--particles", "2", "--partial"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "stopped at step 0 (epoch 0 of 2)" in err[0] and "--partial" not in err[0]

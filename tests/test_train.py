@@ -275,7 +275,7 @@ def test_cli_train_and_resume(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     ([*CLI_RUN, "--epochs", "0", "--out", "r"], "expected a number >= 1"),
-    ([*CLI_RUN, "--epochs", "1", "--lr", "-1", "--out", "r"], "expected a number > 0"),
+    ([*CLI_RUN, "--epochs", "1", "--lr", "-1", "--out", "r"], "expected a finite number > 0"),
     ([*CLI_RUN, "--epochs", "1", "--device", "tpu", "--out", "r"], "invalid choice"),
     (["train", "--data", "glyphs", "--epochs", "1", "--out", "r"], "a new run needs --model"),
     (["train", "--out", "r", "--resume", "--lr", "0.1"], "with --resume give only --epochs and --device"),
