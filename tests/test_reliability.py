@@ -303,3 +303,16 @@ def test_the_checkpoint_a_diverged_run_keeps_is_not_evaluated_as_a_finished_one(
     assert main(["eval-gen", str(run), "--particles", "2", "--partial"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "stopped at step 0 (epoch 0 of 2)" in err[0] and "--partial" not in err[0]
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, capsys, monkeypatch):
+    mkdir = Path.mkdir
+
+    def refuse(self, *args, **kwargs):
+        if "locked" in self.parts:
+            raise PermissionError(13, "Permission denied")
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)  # a read-only parent, as root cannot simulate with chmod
+    assert main([*TRAIN, "--epochs", "1", "--out", str(tmp_path / "locked" / "run")]) == 1
+    assert "permission denied; choose another output path" in capsys.readouterr().err
