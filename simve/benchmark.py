@@ -36,6 +36,7 @@ from simve.runs import (
     parse_variant,
     run_folder,
     timer,
+    train_many,
     train_or_reuse,
     write_results,
 )
@@ -60,6 +61,7 @@ class BenchmarkSpec:
     max_train: int = 10_000
     sweep: dict[str, list] = field(default_factory=dict)
     anchors: bool = True
+    jobs: int = 1  # training processes at a time (evaluation stays in this one)
     matched_dims: bool = True  # discriminative models again at SimVE's latent size (unless a row sets its own)
     preset: str | None = None  # settings bundle under every generative row (simve.presets), e.g. "paper"
     title: str = ""  # the table's title (default: "simve benchmark: DATA")
@@ -155,6 +157,8 @@ class Benchmark:
     def run(self) -> dict[str, list[dict]]:
         """Every row's evaluations, one per seed (anchors first)."""
         elapsed, per_row = timer(), {}
+        train_many([(self.config(row, seed), self.folder(row, seed)) for row in self.variants
+                    for seed in self.spec.seeds], self.spec.jobs)
         for seed in self.spec.seeds if self.spec.anchors else ():
             for row, results in self.anchors(seed).items():
                 per_row.setdefault(row, []).append(results)

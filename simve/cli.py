@@ -227,7 +227,7 @@ def benchmark(args) -> None:
         runs=Path(args.runs or Path("runs") / Path(args.out).name),
         data_root=str(Path(args.data_root).resolve()) if args.data_root else None, limit=args.limit,
         probes=args.probes, particles=args.particles, max_train=args.max_train, sweep=parse_sweep(args.sweep),
-        anchors=args.anchors, preset=args.preset,
+        anchors=args.anchors, preset=args.preset, jobs=args.jobs,
     )
     print(run_benchmark(spec, args.command_line)[0])
     print(f"wrote {spec.out / 'table.md'}, {spec.out / 'results.json'} and {spec.out / 'figures'}")
@@ -349,12 +349,15 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _many_runs_options() -> argparse.ArgumentParser:
+def _many_runs_options(jobs: bool = True) -> argparse.ArgumentParser:
     """The dataset options of the commands that train many runs (benchmark, tune)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", required=True, help="dataset name or path of a .npz file")
     common.add_argument("--data-root", metavar="DIR")
     common.add_argument("--limit", type=positive_int, metavar="N", help="use at most N train and N test images")
+    if jobs:
+        common.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                            help="train N runs at a time, one process each with its share of the threads (default 1)")
     return common
 
 
@@ -401,7 +404,7 @@ def bench(args) -> None:
 
 
 def _bench_parser(commands) -> None:
-    p = commands.add_parser("bench", parents=[_many_runs_options()], help="time training steps and evaluation, side by side",
+    p = commands.add_parser("bench", parents=[_many_runs_options(jobs=False)], help="time training steps and evaluation, side by side",
                             description="Steps/s with and without the data pipeline and against a bare plain-torch "
                                         "step, ms per phase, FLOP rate, peak RSS, cost against N and J, evaluation "
                                         "time per stage; results/bench/<data>/.")
@@ -437,7 +440,8 @@ def tune(args) -> None:
                     epochs=args.epochs, out=out, runs=Path(args.runs or Path("runs") / "tuning" / out.name),
                     seeds=tuple(range(args.seeds)), limit=args.limit, probes=args.probes,
                     data_root=str(Path(args.data_root).resolve()) if args.data_root else None,
-                    max_train=args.max_train, preset=args.preset, fixed={k: v[0] for k, v in fixed.items()})
+                    max_train=args.max_train, preset=args.preset, fixed={k: v[0] for k, v in fixed.items()},
+                    jobs=args.jobs)
     print(run_tuning(spec, args.command_line))
     print(f"wrote {out / spec.name} and {out / 'index.md'}")
 

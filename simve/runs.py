@@ -106,6 +106,40 @@ def train_or_reuse(config: TrainConfig, folder: str | Path) -> SSLModel:
     return train(config, folder, resume=(Path(folder) / CONFIG).exists())
 
 
+def finished(config: TrainConfig, folder: str | Path) -> bool:
+    """Whether the run of ``config`` in ``folder`` has trained all its epochs (from its metrics)."""
+    if not (Path(folder) / CONFIG).exists():
+        return False
+    epochs = [r["epoch"] for r in read_metrics(folder) if "train_loss" in r]
+    return bool(epochs) and max(epochs) >= config.epochs
+
+
+def _train_in_worker(config: dict, folder: str, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    train_or_reuse(TrainConfig.from_dict(config), folder)
+
+
+def train_many(runs: list[tuple[TrainConfig, Path]], jobs: int) -> None:
+    """Train the unfinished ``(config, folder)`` runs, ``jobs`` processes at a time, each with its share of
+    this process's torch threads (so the cores are not oversubscribed); the callers then only load them.
+    A run trained with fewer threads may differ from a one-process run in float rounding only."""
+    todo = [(config, folder) for config, folder in runs if not finished(config, folder)]
+    if jobs <= 1 or len(todo) <= 1:
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import torch
+
+    threads = max(1, torch.get_num_threads() // jobs)
+    with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_train_in_worker, config.to_dict(), str(folder), threads) for config, folder in todo]
+        for future in futures:
+            future.result()  # a worker's error surfaces here, as the one line it would be in one process
+
+
 def cached(path: str | Path, key: dict, compute: Callable[[], dict]) -> dict:
     """``compute()``, stored at ``path`` beside ``key`` and reused while the stored key is the same."""
     path = Path(path)

@@ -30,7 +30,17 @@ from simve.io import read_json, write_text
 from simve.models import MODELS
 from simve.plots import save_tradeoff, save_tuning_map
 from simve.presets import with_preset
-from simve.runs import Variant, Workspace, compute_used, evaluated, parse_variant, run_folder, timer, write_results
+from simve.runs import (
+    Variant,
+    Workspace,
+    compute_used,
+    evaluated,
+    parse_variant,
+    run_folder,
+    timer,
+    train_many,
+    write_results,
+)
 from simve.stats import STD_CONVENTION, mean_std
 from simve.train import TrainConfig
 
@@ -54,6 +64,7 @@ class TuneSpec:
     max_train: int = 10_000
     preset: str | None = None
     fixed: dict[str, str] = field(default_factory=dict)  # settings every point shares
+    jobs: int = 1  # training processes at a time
 
     @property
     def name(self) -> str:
@@ -140,6 +151,8 @@ def run_tuning(spec: TuneSpec, command: str) -> str:
     """Train and score the grid, choose, score the choice on test, write ``OUT/<model>`` and ``OUT/index.md``."""
     elapsed = timer()
     tuning = Tuning(spec)
+    train_many([(tuning.config(v, seed), run_folder(spec.runs, tuning.config(v, seed))) for v in tuning.points
+                for seed in spec.seeds], spec.jobs)
     validation = [tuning.scored(v, "val") for v in tuning.points]
     labels = [v.label for v in tuning.points]
     means = {label: {k: mean_std(r[k] for r in runs)["mean"] for k in runs[0]} for label, runs in zip(labels, validation)}

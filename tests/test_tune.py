@@ -68,3 +68,16 @@ def test_bad_grids_are_refused_before_any_work(tmp_path, capsys, extra, message)
     assert main(argv) == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
+
+
+def test_jobs_train_the_grid_in_processes_and_a_rerun_reuses_them(tmp_path):
+    argv = ["tune", "--data", "glyphs", "--limit", "300", "--model", "vae", "--grid", "latent_dim=2,8",
+            "--criterion", "content", "--epochs", "1", "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")]
+    assert main([*argv, "--jobs", "2"]) == 0
+    checkpoints = sorted((tmp_path / "runs").glob("*/checkpoint.pt"))
+    stamps = [p.stat().st_mtime_ns for p in checkpoints]
+    chosen = json.loads((tmp_path / "out" / "vae" / "results.json").read_text())["results"]["chosen"]
+    assert len(checkpoints) == 2
+    assert main(argv) == 0
+    assert [p.stat().st_mtime_ns for p in checkpoints] == stamps
+    assert json.loads((tmp_path / "out" / "vae" / "results.json").read_text())["results"]["chosen"] == chosen
