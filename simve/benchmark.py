@@ -32,8 +32,10 @@ from simve.runs import (
     Workspace,
     cached,
     compute_used,
+    data_label,
     evaluated,
     parse_variant,
+    plural,
     run_folder,
     timer,
     train_many,
@@ -227,8 +229,8 @@ def _write(benchmark: Benchmark, per_row: dict[str, list[dict]], command: str, s
     """``table.md`` and ``results.json``; returns the description, the summary table and the compute table."""
     spec, data = benchmark.spec, benchmark.data
     summary = (
-        f"Data: {spec.data}, {len(data.train)} train, {len(data.val)} validation, {len(data.test)} test images; "
-        f"{spec.epochs} epochs, {len(spec.seeds)} seed(s): {STD_CONVENTION}. Probes fitted on at most "
+        f"Data: {data_label(spec.data)}, {len(data.train)} train, {len(data.val)} validation, {len(data.test)} test "
+        f"images; {plural(spec.epochs, 'epoch')}, {plural(len(spec.seeds), 'seed')}: {STD_CONVENTION}. Probes fitted on at most "
         f"{spec.max_train} train images, hyper-parameters chosen on validation, test scored once.\n\n"
         "Columns: linear-probe test accuracy (%) on the content (class) task and the mean over style tasks "
         "whose factor the training augmentations keep, perturb, or neither (attributes); L_align and L_uniform "
@@ -239,7 +241,7 @@ def _write(benchmark: Benchmark, per_row: dict[str, list[dict]], command: str, s
     table = "\n".join(part for part in (summary, _bounds_table(per_row), "## Every task and probe (mean over seeds)\n\n"
                                         + _mean_task_table(per_row, spec.probes)) if part)
     meta = {"epochs": spec.epochs, "seeds": len(spec.seeds), "preset": spec.preset, "compute": benchmark.compute,
-            "data": {"name": spec.data, "train": len(data.train), "val": len(data.val), "test": len(data.test)}}
+            "data": {"name": data_label(spec.data), "train": len(data.train), "val": len(data.val), "test": len(data.test)}}
     write_results(spec.out, spec.title or f"simve benchmark: {spec.data}", command, seconds, table, per_row, meta)
     return summary
 

@@ -63,7 +63,7 @@ def data_info(args) -> None:
     print(f"  train {len(data.train) + len(data.val)} images ({len(data.train)} to fit, {len(data.val)} held out "
           f"for validation, seed {args.seed}); test {len(data.test)} images")
     counts = Counter(data.train.labels.tolist() + data.val.labels.tolist())
-    classes = ", ".join(f"{i} {n} ({counts.get(i, 0)})" for i, n in enumerate(data.class_names))
+    classes = ", ".join(f"{i}{'' if n == str(i) else ' ' + n} ({counts.get(i, 0)})" for i, n in enumerate(data.class_names))
     print(f"  {len(data.class_names)} classes (train counts): {classes}")
     print(f"  augmentation preset: {data.preset}")
     if not data.factors:

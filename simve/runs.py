@@ -106,6 +106,20 @@ def train_or_reuse(config: TrainConfig, folder: str | Path) -> SSLModel:
     return train(config, folder, resume=(Path(folder) / CONFIG).exists())
 
 
+def data_label(data: str) -> str:
+    """How results name a dataset: its name, or for a file its name and checksum (never the path, which
+    would carry one machine's folders into committed results)."""
+    path = Path(data)
+    if not path.is_file():
+        return data
+    return f"{path.name} (sha1 {hashlib.sha1(path.read_bytes()).hexdigest()[:12]})"
+
+
+def plural(n: int, word: str) -> str:
+    """``1 seed``, ``3 seeds``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def finished(config: TrainConfig, folder: str | Path) -> bool:
     """Whether the run of ``config`` in ``folder`` has trained all its epochs (from its metrics)."""
     if not (Path(folder) / CONFIG).exists():

@@ -34,8 +34,10 @@ from simve.runs import (
     Variant,
     Workspace,
     compute_used,
+    data_label,
     evaluated,
     parse_variant,
+    plural,
     run_folder,
     timer,
     train_many,
@@ -176,8 +178,8 @@ def run_tuning(spec: TuneSpec, command: str) -> str:
 
 def _table(spec: TuneSpec, tuning: Tuning, labels, validation, chosen, test) -> str:
     data = tuning.data
-    lines = [f"Data: {spec.data}, {len(data.train)} train, {len(data.val)} validation ({len(data.test)} test, scored "
-             f"only for the chosen settings); {spec.epochs} epochs, {len(spec.seeds)} seed(s): {STD_CONVENTION}. "
+    lines = [f"Data: {data_label(spec.data)}, {len(data.train)} train, {len(data.val)} validation ({len(data.test)} test, scored "
+             f"only for the chosen settings); {plural(spec.epochs, 'epoch')}, {plural(len(spec.seeds), 'seed')}: {STD_CONVENTION}. "
              f"Grid of {len(tuning.points)} points: "
              + "; ".join(f"{k} in {{{', '.join(v)}}}" for k, v in spec.grid.items())
              + (f"; fixed {', '.join(f'{k}={v}' for k, v in spec.fixed.items())}" if spec.fixed else "")

@@ -109,6 +109,9 @@ def test_fashionmnist_from_torchvision_raw_files():
     assert data.test.labels[:10].tolist() == [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]
     npz = np.load(SHARED_DATA / "fashionmnist" / "fashionmnist.npz")
     assert np.array_equal(data.test.images[:, 0].numpy(), npz["x_test"])  # both copies agree
+    own_root = load_dataset("fashionmnist", SHARED_DATA / "fashionmnist")  # torchvision's root: FashionMNIST/raw
+    assert own_root.source == f"torchvision files in {SHARED_DATA / 'fashionmnist'}"
+    assert np.array_equal(own_root.test.images.numpy(), data.test.images.numpy())
 
 
 @needs_shared("cifar10", "cifar10.npz")

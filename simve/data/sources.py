@@ -160,22 +160,25 @@ NAMES = tuple(REAL) + tuple(GLYPHS)
 
 
 def _load_real(name: str, root: Path, download: bool) -> tuple[dict, str]:
+    """``name`` from ``root/name`` (one folder per dataset), or from ``root`` itself where it is
+    torchvision's own root (it holds e.g. ``FashionMNIST/raw``) or holds ``name.npz``."""
     folder = root / name
     tv_loader, _ = REAL[name]
-    try:
-        return tv_loader(folder, False), f"torchvision files in {folder}"
-    except (RuntimeError, FileNotFoundError):  # torchvision: "Dataset not found or corrupted"
-        pass
-    npz = folder / f"{name}.npz"
-    if npz.exists():
-        return read_npz(npz), str(npz)
+    for place in (folder, root):
+        try:
+            return tv_loader(place, False), f"torchvision files in {place}"
+        except (RuntimeError, FileNotFoundError):  # torchvision: "Dataset not found or corrupted"
+            pass
+        npz = place / f"{name}.npz"
+        if npz.exists():
+            return read_npz(npz), str(npz)
     if download:
         try:
             return tv_loader(folder, True), f"torchvision download into {folder}"
         except (RuntimeError, OSError) as err:
             raise SimveError(f"could not download {name} into {folder}: {err}") from None
     raise SimveError(
-        f"no {name} data in {folder} (looked for torchvision's files and {npz.name}); "
+        f"no {name} data in {folder} or {root} (looked for torchvision's files and {name}.npz); "
         f"pass --download to fetch it, or point --data-root or SIMVE_DATA at a folder that holds {name}/"
     )
 
