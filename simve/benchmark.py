@@ -22,7 +22,7 @@ from simve.evaluate.features import extract_features
 from simve.evaluate.probes import PROBES
 from simve.evaluate.report import comparison_table, markdown_table, summarise
 from simve.models import MODELS, benchmark_models, build_model, option_hints, parse_value
-from simve.models.anchors import RawPixels
+from simve.models.anchors import ANCHORS, RawPixels
 from simve.models.generative import default_latent_dim
 from simve.plots import save_tradeoff
 from simve.presets import with_preset
@@ -45,8 +45,6 @@ from simve.runs import (
 from simve.stats import STD_CONVENTION, mean_std
 from simve.train import TrainConfig
 
-ANCHORS = ("raw pixels", "random encoder")
-
 
 @dataclass
 class BenchmarkSpec:
@@ -62,7 +60,7 @@ class BenchmarkSpec:
     particles: int = 100
     max_train: int = 10_000
     sweep: dict[str, list] = field(default_factory=dict)
-    anchors: bool = True
+    anchors: tuple[str, ...] = ANCHORS  # which anchor rows to show (none: a quick sweep)
     jobs: int = 1  # training processes at a time (evaluation stays in this one)
     matched_dims: bool = True  # discriminative models again at SimVE's latent size (unless a row sets its own)
     preset: str | None = None  # settings bundle under every generative row (simve.presets), e.g. "paper"
@@ -133,16 +131,19 @@ class Benchmark:
         return self.workspace.evaluate(model, config, self.spec.probes, self.spec.max_train, self.spec.particles)
 
     def anchors(self, seed: int) -> dict[str, dict]:
-        """The two anchors' evaluations on the seed's data (cached in the runs folder; no bounds)."""
+        """The chosen anchors' evaluations on the seed's data (cached in the runs folder like runs; no bounds)."""
         config = self.anchor_config(seed)
         data = self.workspace.data(config)
         torch.manual_seed(seed)
         models = dict(zip(ANCHORS, (RawPixels(), build_model("simclr", data.image_shape))))
         key = {**self.spec.evaluation(config.views, seed), "particles": 0, "limit": self.spec.limit}
-        return {row: cached(self.spec.runs / f"anchor-{row.replace(' ', '-')}-s{seed}.json", key,
-                            lambda model=model: self.workspace.evaluate(model, config, self.spec.probes,
-                                                                        self.spec.max_train, progress=False))
-                for row, model in models.items()}
+        evaluations = {}
+        for row in self.spec.anchors:
+            print(f"anchor: {row}, seed {seed}", file=sys.stderr, flush=True)
+            evaluations[row] = cached(self.spec.runs / f"anchor-{row.replace(' ', '-')}-s{seed}.json", key,
+                                      lambda model=models[row]: self.workspace.evaluate(
+                                          model, config, self.spec.probes, self.spec.max_train))
+        return evaluations
 
     def plain_rows(self) -> list[str]:
         """The rows of ``--models`` themselves (not the sweep's nor the matched-dimension copies): their

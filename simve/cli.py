@@ -16,6 +16,7 @@ from simve.data.augment import PRESETS
 from simve.errors import SimveError
 from simve.evaluate.probes import PROBES
 from simve.models import benchmark_models, model_names, option_fields, option_hints
+from simve.models.anchors import ANCHORS
 from simve.models.base import parse_value
 from simve.presets import PRESETS as SETTING_PRESETS
 
@@ -176,6 +177,31 @@ def sample(args) -> None:
     print(f"wrote {path}")
 
 
+def embed(args) -> None:
+    from simve.data import load_dataset
+    from simve.evaluate.batches import embed_images
+    from simve.evaluate.tasks import build_tasks
+    from simve.io import save_npz
+    from simve.train import load_trained
+
+    config, data, model = load_trained(args.run_dir, args.device, args.partial)
+    if args.data:
+        trained_on, data = data.image_shape, load_dataset(args.data, args.data_root, seed=config.seed)
+        if data.image_shape != trained_on:
+            raise SimveError(f"{args.data} holds {'x'.join(map(str, data.image_shape))} images; the run was "
+                             f"trained on {'x'.join(map(str, trained_on))}")
+    split = getattr(data, args.split)
+    arrays = {"features": embed_images(model, split.images).numpy(), "labels": split.labels.numpy()}
+    for task in build_tasks(data, seed=config.seed):
+        if task.images is None:  # tasks on the split's own images (the transformed sets are not exported)
+            arrays[f"task_{task.name}"] = task.labels[args.split].numpy()
+            if task.index is not None:
+                arrays[f"task_{task.name}_index"] = task.index[args.split].numpy()
+    path = save_npz(args.out, **arrays)
+    print(f"wrote {path}: {args.split} features {arrays['features'].shape} of {config.model} on {data.name}, "
+          f"labels and {sum(k.startswith('task_') and not k.endswith('_index') for k in arrays)} task label sets")
+
+
 def eval_gen(args) -> None:
     from simve.data import MultiView, preset
     from simve.evaluate.generative import generative_metrics
@@ -330,6 +356,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE.png")
     p.add_argument("--n", type=positive_int, default=64, help="number of samples (default 64)")
     p.set_defaults(run=sample)
+    p = _run_dir_parser(commands, "embed", "export a run's frozen features, labels and task labels as .npz")
+    p.add_argument("--split", choices=("train", "val", "test"), default="test")
+    p.add_argument("--data", help="another dataset (name or .npz) of the same image shape (default: the run's)")
+    p.add_argument("--data-root", metavar="DIR")
+    p.add_argument("--out", required=True, metavar="FILE.npz")
+    p.set_defaults(run=embed)
     p = _run_dir_parser(commands, "eval-gen", "test ELBO, IWAE and reconstruction error of a generative run")
     p.add_argument("--particles", type=positive_int, default=100, metavar="K", help="IWAE samples (default 100)")
     p.add_argument("--limit", type=positive_int, metavar="N", help="use the first N test images")
@@ -380,8 +412,10 @@ def _benchmark_parser(commands) -> None:
                         "sigma_x=0.05,0.2, likelihood=gaussian) or views, lr, epochs (repeatable)")
     p.add_argument("--preset", choices=SETTING_PRESETS,
                    help="settings under every generative row: paper = the official SimVAE objective and optimiser")
-    p.add_argument("--no-anchors", dest="anchors", action="store_false",
-                   help="leave out the raw-pixel and random-encoder rows (for a quick sweep)")
+    p.add_argument("--anchors", type=_anchor_list, default=ANCHORS, metavar="LIST",
+                   help="anchor rows, comma-separated: raw-pixels, random-encoder (default both)")
+    p.add_argument("--no-anchors", dest="anchors", action="store_const", const=(),
+                   help="leave out both anchor rows (for a quick sweep)")
     p.set_defaults(run=benchmark)
 
 
@@ -513,6 +547,14 @@ def _experiment_parser(commands, full: bool = True) -> None:
         p.set_defaults(run=experiment)
 
 
+def _anchor_list(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip().replace("-", " ") for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in ANCHORS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown anchor {', '.join(unknown)}; choose from raw-pixels, random-encoder")
+    return names
+
+
 def _probe_list(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     unknown = [n for n in names if n not in PROBES]
@@ -528,6 +570,8 @@ def main(argv: list[str] | None = None) -> int:
     args.command_line = shlex.join(["simve", *argv])  # recorded beside the numbers it produces
     if args.run in (data_show, sample) and not args.out.lower().endswith(".png"):
         parser.error(f"--out must name a .png file, got {args.out!r}")
+    if args.run is embed and not args.out.lower().endswith(".npz"):
+        parser.error(f"--out must name a .npz file, got {args.out!r}")
     if args.run is train:
         _check_train_args(parser, args)
     try:

@@ -165,7 +165,7 @@ def run_tuning(spec: TuneSpec, command: str) -> str:
                          "validation": runs} for label, v, runs in zip(labels, tuning.points, validation)],
                "criterion": spec.criterion, "chosen": [labels[i] for i in chosen],
                "test": {labels[i]: runs for i, runs in test.items()}}
-    meta = {"data": spec.data, "model": spec.model, "name": spec.name, "grid": spec.grid, "fixed": spec.fixed, "preset": spec.preset,
+    meta = {"data": data_label(spec.data), "model": spec.model, "name": spec.name, "grid": spec.grid, "fixed": spec.fixed, "preset": spec.preset,
             "epochs": spec.epochs, "seeds": list(spec.seeds), "grid_size": len(tuning.points)}
     out = spec.out / spec.name
     save_tradeoff(means, out / "validation_content_vs_style.png",

@@ -104,3 +104,32 @@ def test_experiment_refuses_bad_settings_in_one_line(tmp_path, capsys):
     assert main(["experiment", "curl", "--classes", "1", "--out", str(tmp_path / "c")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("simve: error:") and err.count("\n") == 1 and not (tmp_path / "c").exists()
+
+
+def test_embed_exports_the_features_the_probes_read(tmp_path, capsys):
+    import numpy as np
+
+    from simve.evaluate.batches import embed_images
+    from simve.train import load_trained
+
+    run, out = tmp_path / "run", tmp_path / "features.npz"
+    assert main(["train", "--model", "vae", "--data", "glyphs", "--limit", "200", "--latent-dim", "3", "--epochs", "1",
+                 "--out", str(run)]) == 0
+    assert main(["embed", str(run), "--split", "val", "--out", str(out)]) == 0
+    stored = np.load(out)
+    _, data, model = load_trained(run, "cpu")
+    assert np.array_equal(stored["features"], embed_images(model, data.val.images).numpy())
+    assert np.array_equal(stored["labels"], data.val.labels.numpy()) and stored["features"].shape == (20, 3)
+    assert np.array_equal(stored["task_content"], data.val.labels.numpy()) and "task_style:font" in stored.files
+    capsys.readouterr()
+    assert main(["embed", str(run), "--data", str(_rgb_npz(tmp_path)), "--out", str(tmp_path / "x.npz")]) == 1
+    assert "the run was trained on 1x28x28" in capsys.readouterr().err and not (tmp_path / "x.npz").exists()
+
+
+def _rgb_npz(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "rgb.npz"
+    np.savez(path, x_train=np.zeros((10, 32, 32, 3), np.uint8), y_train=np.arange(10) % 2,
+             x_test=np.zeros((4, 32, 32, 3), np.uint8), y_test=np.arange(4) % 2)
+    return path

@@ -292,3 +292,13 @@ def test_every_model_lists_its_options():
     assert model_options("simve")["prior_var"] == 0.15 and model_options("simve")["content_guide"] == "marginal"
     assert "beta" in model_options("beta-vae") and "beta" not in model_options("vae")
     assert model_options("cr-vae")["consistency_weight"] == 1.0
+
+
+def test_the_readme_example_of_custom_nets_runs():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    (block,) = [b.split("\n", 1)[1] for b in readme.split("```")[1::2] if "class LinearBackbone" in b]
+    namespace = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102  (our own README)
+    assert torch.isfinite(namespace["loss"]) and namespace["model"].latent_dim == 8

@@ -179,6 +179,24 @@ def test_mlp_chooses_the_best_wd_and_epoch_on_val():
     assert result["chosen"] == {"weight_decay": first["weight_decay"], "epochs": first["epochs"]}
 
 
+def test_the_mlp_stops_once_val_stops_improving():
+    parts = clusters((300, 100, 100), d=6, spread=8.0, seed=5)  # separable: perfect within a few epochs
+    result = mlp_probe(*parts, max_epochs=200, eval_every=2, patience=3)
+    assert result["val_accuracy"] == 1.0 and result["trained_epochs"] == result["chosen"]["epochs"] + 3 * 2
+    assert "epochs" not in result["on_edge"]
+    capped = mlp_probe(*clusters((300, 100, 100), d=6, spread=0.7, seed=5), max_epochs=2, eval_every=2)
+    assert capped["trained_epochs"] == 2 and "epochs" in capped["on_edge"]
+
+
+def test_choices_on_a_grid_edge_are_flagged():
+    parts = clusters((300, 100, 100), d=6, spread=0.7, seed=5)
+    linear = linear_probe(*parts, l2_grid=(1e-3,))
+    assert linear["on_edge"] == []  # a grid of one value has no edge to cap it
+    assert linear_probe(*parts, l2_grid=(1e-1, 1e-3))["on_edge"] == ["l2"]  # both values are ends
+    knn = knn_probe(*parts, ks=(1, 3, 5))
+    assert knn["on_edge"] == ([] if knn["chosen"]["k"] == 3 else ["k"])
+
+
 def test_mean_classifier_by_hand():
     x = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 4.0]])
     y = torch.tensor([5, 5, 9, 9])

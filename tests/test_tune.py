@@ -81,3 +81,15 @@ def test_jobs_train_the_grid_in_processes_and_a_rerun_reuses_them(tmp_path):
     assert main(argv) == 0
     assert [p.stat().st_mtime_ns for p in checkpoints] == stamps
     assert json.loads((tmp_path / "out" / "vae" / "results.json").read_text())["results"]["chosen"] == chosen
+
+
+def test_results_name_a_data_file_by_name_and_checksum_not_by_path(tmp_path):
+    import hashlib
+
+    from simve.runs import data_label
+
+    path = tmp_path / "mine.npz"
+    path.write_bytes(b"some bytes")
+    label = data_label(str(path))
+    assert label == f"mine.npz (sha1 {hashlib.sha1(b'some bytes').hexdigest()[:12]})" and str(tmp_path) not in label
+    assert data_label("glyphs") == "glyphs"

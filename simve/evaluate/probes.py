@@ -9,14 +9,17 @@ features, for ``linear`` and ``mlp`` only) and ``c`` ranging over the classes se
   strongest penalty down);
 - ``mlp``: ``p(y | x) = softmax(W_2 relu(W_1 z + b_1) + b_2)``, 256 hidden units, Adam (lr 2e-3) on
   mini-batches of 512 with the penalty ``wd/2 (||W_1||^2 + ||W_2||^2)``; ``wd`` from
-  ``WEIGHT_DECAY_GRID`` and the number of epochs (at most 20; val accuracy every 2 epochs, the best
-  weights kept: early stopping) chosen jointly on val;
+  ``WEIGHT_DECAY_GRID`` and the number of epochs (val accuracy every 2 epochs, the best weights kept;
+  training stops after 5 readings without a better one, or at 200 epochs) chosen jointly on val;
 - ``knn``: ``s(x, x_i) = cos(f(x), f(x_i))``; predict the majority label among the ``k`` most similar
   training points, ties broken by the larger sum of similarities (then the lower class index);
   ``k`` from ``K_GRID`` (capped at the number of training points) chosen on val;
 - ``mean``: Arora et al.'s mean classifier, ``W_c = mean_{i: y_i = c} f(x_i)``, predict
   ``argmax_c W_c^T f(x)`` on the *raw* features (no standardisation, no normalisation, no bias),
   no hyper-parameter.
+
+Each result lists in ``on_edge`` the hyper-parameters chosen at an end of their grid (or, for the
+MLP's epochs, at the last epoch allowed): there the grid may cap the result.
 
 Selection ties on val go to the simpler model: the stronger ``l2`` / ``wd``, the fewer epochs,
 the larger ``k``. ``max_train`` caps the training points used to fit (all four probes): a random
@@ -35,10 +38,11 @@ import torch.nn.functional as F
 from simve.errors import SimveError
 
 PROBES = ("linear", "mlp", "knn", "mean")
-L2_GRID = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)
+L2_GRID = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
 WEIGHT_DECAY_GRID = (1e-2, 1e-4)
 K_GRID = (1, 3, 5, 10, 20, 50)
-MLP_HIDDEN, MLP_MAX_EPOCHS, MLP_EVAL_EVERY, MLP_BATCH_SIZE, MLP_LR = 256, 20, 2, 512, 2e-3
+MLP_HIDDEN, MLP_MAX_EPOCHS, MLP_EVAL_EVERY, MLP_BATCH_SIZE, MLP_LR = 256, 200, 2, 512, 2e-3
+MLP_PATIENCE = 5  # evaluations (of eval_every epochs) without a better val accuracy before the MLP stops
 
 Part = tuple[torch.Tensor, torch.Tensor]
 
@@ -116,6 +120,12 @@ def _train_row_space(train: Part, *parts: Part) -> list[Part]:
     return [(x @ basis, y) for x, y in (train, *parts)]
 
 
+def _on_edge(choices: dict[str, tuple[float, list[float]]]) -> list[str]:
+    """The hyper-parameters whose chosen value is the first or last of a grid of more than one value
+    (a sign that the grid may cap the result)."""
+    return [name for name, (value, grid) in choices.items() if len(grid) > 1 and value in (min(grid), max(grid))]
+
+
 def _accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
     return float((predictions == labels).double().mean())
 
@@ -179,7 +189,8 @@ def linear_probe(
             best = (accuracy, l2, theta)
     val_accuracy, l2, theta = best
     return {"test_accuracy": _accuracy((x1_test @ theta).argmax(1), y_test), "val_accuracy": val_accuracy,
-            "chosen": {"l2": l2}, "val_curve": curve, "seconds": time.perf_counter() - start}
+            "chosen": {"l2": l2}, "on_edge": _on_edge({"l2": (l2, grid)}), "val_curve": curve,
+            "seconds": time.perf_counter() - start}
 
 
 # ---------------------------------------------------------------------------------------------- mlp
@@ -193,6 +204,7 @@ def mlp_probe(
     hidden: int = MLP_HIDDEN,
     max_epochs: int = MLP_MAX_EPOCHS,
     eval_every: int = MLP_EVAL_EVERY,
+    patience: int = MLP_PATIENCE,
     batch_size: int = MLP_BATCH_SIZE,
     lr: float = MLP_LR,
     seed: int = 0,
@@ -202,7 +214,8 @@ def mlp_probe(
 
     The models of all ``weight_decays`` train side by side (same initialisation and mini-batches,
     stacked weights, one matmul), each with its own Adam state. Val accuracy is read every
-    ``eval_every`` epochs and the best (wd, epoch) weights are kept.
+    ``eval_every`` epochs and the best (wd, epoch) weights are kept; training stops after ``patience``
+    readings without a better one (early stopping), or at ``max_epochs``.
     """
     start = time.perf_counter()
     train, val, test, n_classes = _prepare(train, val, test, seed, max_train)
@@ -232,7 +245,7 @@ def mlp_probe(
         with torch.no_grad():
             return torch.cat([forward(x[i : i + 4096]).argmax(2) for i in range(0, len(x), 4096)], 1)
 
-    best, curve = None, []
+    best, curve, waited = None, [], 0
     with torch.enable_grad():
         for epoch in range(1, max_epochs + 1):
             for index in torch.randperm(n, generator=generator).split(batch_size):
@@ -254,11 +267,17 @@ def mlp_probe(
                 with torch.no_grad():
                     weights = (w1.view(d, g, hidden)[:, i].clone(), b1.view(g, hidden)[i].clone(), w2[i].clone(),
                                b2[i].clone())
-                best = (accuracies[i], decays[i], epoch, weights)
+                best, waited = (accuracies[i], decays[i], epoch, weights), 0
+            else:
+                waited += 1
+                if waited >= patience:
+                    break
     val_accuracy, wd, epochs, (v1, c1, v2, c2) = best
     test_predictions = (torch.relu(x_test @ v1 + c1) @ v2 + c2).argmax(1)
     return {"test_accuracy": _accuracy(test_predictions, y_test), "val_accuracy": val_accuracy,
-            "chosen": {"weight_decay": wd, "epochs": epochs}, "val_curve": curve,
+            "chosen": {"weight_decay": wd, "epochs": epochs}, "on_edge": _on_edge({"weight_decay": (wd, decays)})
+            + (["epochs"] if epochs == max_epochs else []),
+            "trained_epochs": epoch, "val_curve": curve,
             "seconds": time.perf_counter() - start}
 
 
@@ -304,7 +323,7 @@ def knn_probe(
     val_accuracy, k = max((a, k) for k, a in zip(grid, accuracies))  # ties: the larger k
     test_predictions = _knn_votes(x_test, x_train, y_train, n_classes, [k], chunk)[0]
     return {"test_accuracy": _accuracy(test_predictions, y_test), "val_accuracy": val_accuracy, "chosen": {"k": k},
-            "val_curve": curve, "seconds": time.perf_counter() - start}
+            "on_edge": _on_edge({"k": (k, grid)}), "val_curve": curve, "seconds": time.perf_counter() - start}
 
 
 # ---------------------------------------------------------------------------------------------- mean

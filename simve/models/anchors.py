@@ -6,6 +6,8 @@ import torch
 
 from simve.models.base import SSLModel
 
+ANCHORS = ("raw pixels", "random encoder")  # a benchmark's untrained rows: these pixels, an untrained encoder
+
 
 class RawPixels(SSLModel):
     """The flattened pixels as the representation (nothing to train)."""
