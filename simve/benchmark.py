@@ -19,7 +19,7 @@ import torch
 
 from simve.errors import SimveError
 from simve.evaluate.features import extract_features
-from simve.evaluate.probes import PROBES
+from simve.evaluate.probes import PROBES, PROTOCOL
 from simve.evaluate.report import comparison_table, markdown_table, summarise
 from simve.models import MODELS, benchmark_models, build_model, option_hints, parse_value
 from simve.models.anchors import ANCHORS, RawPixels
@@ -136,7 +136,8 @@ class Benchmark:
         data = self.workspace.data(config)
         torch.manual_seed(seed)
         models = dict(zip(ANCHORS, (RawPixels(), build_model("simclr", data.image_shape))))
-        key = {**self.spec.evaluation(config.views, seed), "particles": 0, "limit": self.spec.limit}
+        key = {**self.spec.evaluation(config.views, seed), "particles": 0, "limit": self.spec.limit,
+               "probe_protocol": PROTOCOL}
         evaluations = {}
         for row in self.spec.anchors:
             print(f"anchor: {row}, seed {seed}", file=sys.stderr, flush=True)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from simve.data import ImageData
 from simve.errors import SimveError
+from simve.evaluate.probes import PROTOCOL
 from simve.evaluate.report import evaluate
 from simve.evaluate.tasks import TaskSet, build_tasks
 from simve.io import machine, read_json, versions, write_json, write_text
@@ -208,7 +209,7 @@ def evaluated(config: TrainConfig, folder: str | Path, name: str, key: dict,
     """Train or reuse the run of ``config`` in ``folder``, then ``measure(model, config)`` or reuse the
     measurement cached as ``eval/<name>.json`` while ``key`` (the evaluation's settings) is the same."""
     folder = Path(folder)
-    return cached(folder / "eval" / f"{name}.json", {**key, "epochs": config.epochs},
+    return cached(folder / "eval" / f"{name}.json", {**key, "epochs": config.epochs, "probe_protocol": PROTOCOL},
                   lambda: measure(train_or_reuse(config, folder), config))
 
 

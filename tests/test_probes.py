@@ -267,3 +267,13 @@ def test_errors_are_one_line(case):
 def test_run_probes_checks_every_kind_first():
     with pytest.raises(SimveError, match="'nope'"):
         run_probes(["mean", "nope"], *clusters((30, 10, 10)))
+
+
+def test_the_l2_path_stops_after_two_weaker_penalties_score_below_the_best():
+    parts = clusters((200, 100, 100), d=6, spread=0.7, seed=3)
+    full = linear_probe(*parts, patience=99)["val_curve"]
+    short = linear_probe(*parts)["val_curve"]
+    assert short == full[: len(short)]  # the same fits, warm start for warm start, up to where it stopped
+    scores = [c["val_accuracy"] for c in short]
+    stopped = len(short) < len(full)
+    assert not stopped or (scores[-1] <= max(scores[:-2]) and scores[-2] <= max(scores[:-2]))

@@ -6,7 +6,7 @@ features, for ``linear`` and ``mlp`` only) and ``c`` ranging over the classes se
 
 - ``linear``: multinomial logistic regression, ``min_{W,b} mean_i CE(W z_i + b, y_i) + l2 ||W||_F^2``,
   fitted full-batch with L-BFGS; ``l2`` from ``L2_GRID`` chosen on val (warm-started from the
-  strongest penalty down);
+  strongest penalty down, stopping once two weaker penalties in a row score below the best);
 - ``mlp``: ``p(y | x) = softmax(W_2 relu(W_1 z + b_1) + b_2)``, 256 hidden units, Adam (lr 2e-3) on
   mini-batches of 512 with the penalty ``wd/2 (||W_1||^2 + ||W_2||^2)``; ``wd`` from
   ``WEIGHT_DECAY_GRID`` and the number of epochs (val accuracy every 2 epochs, the best weights kept;
@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from simve.errors import SimveError
 
 PROBES = ("linear", "mlp", "knn", "mean")
+PROTOCOL = 2  # raised whenever the grids or stopping rules change, so that cached evaluations are redone
 L2_GRID = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
 WEIGHT_DECAY_GRID = (1e-2, 1e-4)
 K_GRID = (1, 3, 5, 10, 20, 50)
@@ -163,6 +164,7 @@ def linear_probe(
     test: Part,
     l2_grid: Iterable[float] = L2_GRID,
     max_iter: int = 100,
+    patience: int = 2,
     seed: int = 0,
     max_train: int | None = None,
 ) -> dict:
@@ -180,13 +182,17 @@ def linear_probe(
     if not grid or grid[-1] < 0:
         raise SimveError(f"l2_grid must hold non-negative penalties, got {grid}")
     theta = torch.zeros(x1_train.shape[1], n_classes)
-    best, curve = None, []
+    best, curve, worse = None, [], 0
     for l2 in grid:
         theta = _fit_logistic(x1_train, y_train, theta, l2, max_iter)
         accuracy = _accuracy((x1_val @ theta).argmax(1), y_val)
         curve.append({"l2": l2, "val_accuracy": accuracy})
         if best is None or accuracy > best[0]:  # ties keep the stronger penalty
-            best = (accuracy, l2, theta)
+            best, worse = (accuracy, l2, theta), 0
+        else:
+            worse += 1
+            if worse == patience:  # val accuracy fell for `patience` weaker penalties in a row: stop there
+                break
     val_accuracy, l2, theta = best
     return {"test_accuracy": _accuracy((x1_test @ theta).argmax(1), y_test), "val_accuracy": val_accuracy,
             "chosen": {"l2": l2}, "on_edge": _on_edge({"l2": (l2, grid)}), "val_curve": curve,
