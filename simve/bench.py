@@ -182,20 +182,29 @@ class StepJob:
         return statistics.median(sum(b.values()) if phase is None else b[phase] for b in self.blocks)
 
 
-def matmul_job(device: torch.device, n: int = 2048):
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    times = []
+class WorkJob:
+    """Blocks of ``work()`` calls: seconds per call of each recorded block."""
 
-    def block(steps: int, record: bool = True):
-        _sync(device)
+    def __init__(self, work, device: torch.device):
+        self.work, self.device, self.times = work, device, []
+
+    def block(self, steps: int, record: bool = True) -> None:
+        _sync(self.device)
         start = time.perf_counter()
         for _ in range(steps):
-            a @ b
-        _sync(device)
+            self.work()
+        _sync(self.device)
         if record:
-            times.append((time.perf_counter() - start) / steps)
+            self.times.append((time.perf_counter() - start) / steps)
 
-    return block, times, 2 * n**3
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+
+def matmul_job(device: torch.device, n: int = 2048) -> tuple[WorkJob, int]:
+    """A 2048 x 2048 fp32 matmul to time, and its floating-point operations."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    return WorkJob(lambda: a @ b, device), 2 * n**3
 
 
 def step_flops(module, views: torch.Tensor) -> int:
@@ -258,16 +267,7 @@ class Bench:
         views = self.fixed_views(spec.batch_size, spec.views)
         batches = self._endless(self.loader(spec.batch_size, spec.views, prefetch=True))
         unhidden = self._endless(self.loader(spec.batch_size, spec.views))
-        augment_times = []
-
-        def augment(steps: int, record: bool = True):
-            start = time.perf_counter()
-            for _ in range(steps):
-                next(unhidden)
-            _sync(self.device)
-            if record:
-                augment_times.append((time.perf_counter() - start) / steps)
-
+        augment = WorkJob(lambda: next(unhidden), self.device)
         jobs = {"pipeline": StepJob(model, lambda: next(batches), self.device),
                 "model": StepJob(copy.deepcopy(model), lambda: views, self.device),
                 "per-tensor": StepJob(copy.deepcopy(model), lambda: views, self.device, fused=False)}
@@ -278,23 +278,23 @@ class Bench:
                 jobs["bare"] = StepJob(bare, lambda: views, self.device)
             except SimveError as err:
                 print(f"{name}: {err}", file=sys.stderr)
-        matmul, matmul_times, matmul_flops = matmul_job(self.device)
-        blocks = {key: job.block for key, job in jobs.items()} | {"matmul": matmul, "augmentation": augment}
+        matmul, matmul_flops = matmul_job(self.device)
+        blocks = {key: job.block for key, job in {**jobs, "matmul": matmul, "augmentation": augment}.items()}
         self.rounds(blocks, spec.steps, f"{name}: step timing")
         n_views = views.shape[0] * views.shape[1]
         seconds = {key: job.median() for key, job in jobs.items()}
         flops = step_flops(jobs["model"].module, views)
-        matmul_rate = matmul_flops / statistics.median(matmul_times)
+        matmul_rate = matmul_flops / matmul.median()
         result = {
             "steps_per_s": {key: 1 / s for key, s in seconds.items()},
             "views_per_s": {key: n_views / s for key, s in seconds.items()},
-            "ms_per_step": {"augmentation": 1e3 * statistics.median(augment_times), "wait": 1e3 * jobs["pipeline"].median("batch"),
+            "ms_per_step": {"augmentation": 1e3 * augment.median(), "wait": 1e3 * jobs["pipeline"].median("batch"),
                             **{p: 1e3 * jobs["model"].median(p) for p in ("forward", "backward", "optimiser")}},
             "gflop_per_step": flops / 1e9,
             "model_gflops": flops / seconds["model"] / 1e9, "matmul_gflops": matmul_rate / 1e9,
             "parameters": sum(p.numel() for p in model.parameters()),
         }
-        result["augmentation_share"] = statistics.median(augment_times) / seconds["pipeline"]
+        result["augmentation_share"] = augment.median() / seconds["pipeline"]
         result["matmul_fraction"] = result["model_gflops"] / result["matmul_gflops"]
         if "bare" in seconds:
             result["pipeline_vs_bare"] = seconds["bare"] / seconds["pipeline"]  # speed ratio: >= 0.95 is the target

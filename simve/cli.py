@@ -419,20 +419,27 @@ def _benchmark_parser(commands) -> None:
     p.set_defaults(run=benchmark)
 
 
-def bench(args) -> None:
-    from simve.bench import BenchSpec, run_bench
+def _single_settings(items: list[str], hint: str = "") -> dict[str, str]:
+    """``--set KEY=VALUE`` items as ``{key: value}``, one value per key."""
     from simve.tune import parse_grid
 
-    options = parse_grid(args.set)
-    if any(len(v) > 1 for v in options.values()):
-        raise SimveError("--set takes one value per key (KEY=VALUE)")
+    settings = parse_grid(items)
+    if any(len(v) > 1 for v in settings.values()):
+        raise SimveError(f"--set takes one value per key (KEY=VALUE){hint}")
+    return {k: v[0] for k, v in settings.items()}
+
+
+def bench(args) -> None:
+    from simve.bench import BenchSpec, run_bench
+
+    options = _single_settings(args.set)
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     spec = BenchSpec(data=args.data, models=models, out=Path(args.out or Path("results") / "bench" / Path(args.data).stem),
                      data_root=args.data_root, limit=args.limit, batch_size=args.batch_size, views=args.views,
                      steps=args.steps, repeats=args.repeats, warmup=args.warmup, scaling=args.scaling,
                      evaluation=args.evaluation, overhead=args.overhead, compare=args.compare, ours=args.ours,
                      compare_repeats=args.compare_repeats, device=args.device,
-                     options={k: v[0] for k, v in options.items()})
+                     options=options)
     print(run_bench(spec, args.command_line))
     print(f"wrote {spec.out / 'table.md'} and {spec.out / 'results.json'}")
 
@@ -466,15 +473,13 @@ def _bench_parser(commands) -> None:
 def tune(args) -> None:
     from simve.tune import TuneSpec, parse_grid, run_tuning
 
-    fixed = parse_grid(args.set)
-    if any(len(v) > 1 for v in fixed.values()):
-        raise SimveError("--set takes one value per key (KEY=VALUE); give several values with --grid")
+    fixed = _single_settings(args.set, "; give several values with --grid")
     out = Path(args.out or Path("results") / "tuning" / Path(args.data).stem)
     spec = TuneSpec(data=args.data, model=args.model, grid=parse_grid(args.grid), criterion=args.criterion,
                     epochs=args.epochs, out=out, runs=Path(args.runs or Path("runs") / "tuning" / out.name),
                     seeds=tuple(range(args.seeds)), limit=args.limit, probes=args.probes,
                     data_root=str(Path(args.data_root).resolve()) if args.data_root else None,
-                    max_train=args.max_train, preset=args.preset, fixed={k: v[0] for k, v in fixed.items()},
+                    max_train=args.max_train, preset=args.preset, fixed=fixed,
                     jobs=args.jobs)
     print(run_tuning(spec, args.command_line))
     print(f"wrote {out / spec.name} and {out / 'index.md'}")

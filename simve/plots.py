@@ -13,6 +13,15 @@ import torch
 from adjustText import adjust_text
 
 
+def _write_figure(fig, path: str | Path) -> Path:
+    """``fig`` as the image file ``path`` (its folder made where missing), then closed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def _as_rgb_grid(images: torch.Tensor, pad: int = 2) -> torch.Tensor:
     """Tile float images ``(R, K, C, H, W)`` in [0, 1] into one ``(H', W', 3)`` array, padded white."""
     rows, cols, c, h, w = images.shape
@@ -47,11 +56,7 @@ def save_image_grid(
         spine.set_visible(False)
     if title:
         ax.set_title(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _write_figure(fig, path)
 
 
 def save_view_grid(originals: torch.Tensor, views: torch.Tensor, path: str | Path, title: str = "") -> Path:
@@ -130,11 +135,7 @@ def save_tradeoff(points: dict[str, dict[str, float]], path: str | Path, groups:
                if g in set((groups or {}).values())]
     if handles:
         fig.legend(handles=handles, fontsize=8, loc="upper center", ncol=len(handles), bbox_to_anchor=(0.5, 0.0))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _write_figure(fig, path)
 
 
 def save_tuning_map(points: dict[str, list[tuple[float, float, bool]]], path: str | Path,
@@ -154,8 +155,4 @@ def save_tuning_map(points: dict[str, list[tuple[float, float, bool]]], path: st
     ax.set_title("every grid point tuned here; stars: the settings chosen on validation", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _write_figure(fig, path)

@@ -419,12 +419,6 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
         return model
 
 
-def train_or_resume(config: TrainConfig, run_dir: str | Path) -> SSLModel:
-    """``train`` that continues the run in ``run_dir`` where one was started (a finished run
-    only loads)."""
-    return train(config, run_dir, resume=(Path(run_dir) / CONFIG).exists())
-
-
 def load_trained(run_dir: str | Path, device: str = "auto", partial: bool = False) -> tuple[TrainConfig, object, SSLModel]:
     """The config, the data and the model (in eval mode, on ``device``) of the run in ``run_dir``; a run
     that has not finished its epochs is refused unless ``partial`` (its config then says how far it got:

@@ -201,13 +201,14 @@ def knob_effects(stored: dict) -> list[str]:
     """What each grid key did, one line per key: for each of its values, the mean validation content and
     perturbed style over the grid points that have it (the other keys averaged out)."""
     meta, grid = stored["meta"], stored["results"]["grid"]
+    points = [({**p["model_options"], **p["training"]}, _point_means(p)) for p in grid]
     lines = []
     for key, values in meta["grid"].items():
         cells = []
         for value in values:
             variant = parse_variant(f"{meta['model']}:{key}={value}")
             typed = dict((*variant.options, *variant.training))[key]
-            means = [_point_means(p) for p in grid if {**p["model_options"], **p["training"]}.get(key) == typed]
+            means = [m for settings, m in points if settings.get(key) == typed]
             if means:
                 content, style = (100 * mean_std(m[k] for m in means)["mean"] for k in ("content", "style_perturbed"))
                 cells.append(f"{value}: {content:.1f} / {style:.1f}")

@@ -57,4 +57,3 @@ def datasets():
     import torchvision.datasets
 
     return torchvision.datasets
-

@@ -12,20 +12,17 @@ block at 64 and a 7x7 transposed convolution of stride 2 to the image.
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from simve.nets.conv import ResidualBlock
+from simve.nets.conv import ImageNet, MapDecoder, ResidualBlock
 
 WIDTHS, BLOCKS = (32, 64, 128, 256), 2
 
 
-class ResNet18Backbone(nn.Module):
+class ResNet18Backbone(ImageNet):
     """Image ``(..., C, H, W)`` -> features ``(..., 256)``."""
 
     def __init__(self, image_shape: tuple[int, int, int]):
-        super().__init__()
-        self.image_shape = tuple(image_shape)
         layers = [nn.Conv2d(image_shape[0], 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
                   nn.MaxPool2d(3, 2, 1)]
         c_in = 64
@@ -33,30 +30,18 @@ class ResNet18Backbone(nn.Module):
             for block in range(BLOCKS):
                 layers.append(ResidualBlock(c_in, width, stride=2 if stage and not block else 1))
                 c_in = width
-        self.layers = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.out_dim = WIDTHS[-1]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lead = x.shape[: x.dim() - 3]
-        return self.layers(x.reshape(-1, *self.image_shape)).reshape(*lead, self.out_dim)
+        super().__init__(image_shape, nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten()), WIDTHS[-1])
 
 
-class ResNet18Decoder(nn.Module):
+class ResNet18Decoder(MapDecoder):
     """Latent ``(..., d)`` -> unconstrained image ``(..., C, H, W)``."""
 
     def __init__(self, latent_dim: int, image_shape: tuple[int, int, int]):
-        super().__init__()
-        self.image_shape = tuple(image_shape)
-        self.side = image_shape[1] // 16
-        self.project = nn.Sequential(nn.Linear(latent_dim, 512 * self.side**2), nn.ReLU())
+        side = image_shape[1] // 16
+        project = nn.Sequential(nn.Linear(latent_dim, 512 * side**2), nn.ReLU())  # made first: the init order
         layers, c_in = [], 512
         for width in (256, 128, 64):
             layers += [nn.Upsample(scale_factor=2, mode="nearest"), ResidualBlock(c_in, width, stride=1)]
             c_in = width
         layers += [ResidualBlock(64, 64, stride=1), nn.ConvTranspose2d(64, image_shape[0], 7, 2, 3, output_padding=1)]
-        self.layers = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        lead = z.shape[:-1]
-        h = self.project(z.reshape(-1, z.shape[-1])).view(-1, 512, self.side, self.side)
-        return self.layers(h).reshape(*lead, *self.image_shape)
+        super().__init__(image_shape, project, (512, side, side), nn.Sequential(*layers))
