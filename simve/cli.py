@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import shlex
 import sys
 import typing
 from collections import Counter
 from pathlib import Path
 
-from simve import __version__
+from simve import __version__, distributed
 from simve.data.augment import PRESETS
 from simve.errors import SimveError
 from simve.evaluate.probes import PROBES
@@ -113,7 +114,7 @@ RUN_OPTIONS = ("data_root", "download", "limit", "seed", "batch_size", "views", 
 def _given(args) -> dict:
     """The `train` options given on the command line (the others are None)."""
     return {k: v for k, v in vars(args).items()
-            if v is not None and k not in ("command", "command_line", "run", "resume", "out", "preset")}
+            if v is not None and k not in ("command", "command_line", "run", "resume", "out", "preset", "nproc")}
 
 
 def _check_train_args(parser: argparse.ArgumentParser, args) -> None:
@@ -154,6 +155,8 @@ def train(args) -> None:
             options, settings = {**preset_options, **options}, {**preset_training, **settings}
         config = TrainConfig(model=args.model, data=args.data, epochs=args.epochs, model_options=options, **settings)
     train_run(config, args.out, resume=args.resume)
+    if not distributed.launched().main:
+        return  # rank 0 reports
     last = next((r for r in reversed(read_metrics(args.out)) if "train_loss" in r), None)
     print(f"run folder: {args.out}")
     if last:
@@ -293,6 +296,9 @@ def _train_parser(commands) -> None:
                    help="bf16: compute the loss under autocast (weights and Adam stay fp32; default fp32)")
     p.add_argument("--checkpoint-every", type=positive_int, metavar="N",
                    help="steps between checkpoints (default 500; also at the end of every epoch)")
+    p.add_argument("--nproc", type=positive_int, metavar="N",
+                   help="train on N processes of this machine, as torchrun --nproc_per_node N would (one per GPU; "
+                        "--batch-size is then the batch of all N together)")
     knobs = p.add_argument_group("model options (passed to the model only when given; defaults are the model's)")
     for name, (hint, meta, defaults) in _model_knobs().items():
         choices = meta.get("choices")
@@ -568,6 +574,24 @@ def _probe_list(text: str) -> tuple[str, ...]:
     return names
 
 
+def _launch(processes: int, argv: list[str]) -> int:
+    """``simve train ... --nproc N``: the same command without ``--nproc``, as N ranks."""
+    if os.environ.get("WORLD_SIZE", "1") != "1":
+        raise SimveError("--nproc starts the processes itself; under torchrun leave it out")
+    rest = [a for i, a in enumerate(argv) if not (a == "--nproc" or a.startswith("--nproc=")
+                                                    or (i and argv[i - 1] == "--nproc"))]
+    return distributed.launch(processes, rest)
+
+
+def _reports(err: SimveError) -> bool:
+    """Whether this process prints ``err``: always in one process; among the ranks of a run, rank 0
+    (the others meet the same error) and a rank whose failure is its own (``rank_local``)."""
+    try:
+        return distributed.launched().main or getattr(err, "rank_local", False)
+    except SimveError:  # an environment that describes no world: this process reports that
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
@@ -580,9 +604,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.run is train:
         _check_train_args(parser, args)
     try:
+        if args.run is train and (args.nproc or 1) > 1:
+            return _launch(args.nproc, argv)
+        if args.run is not train and os.environ.get("WORLD_SIZE", "1") != "1":
+            raise SimveError(f"only simve train runs as several processes (torchrun); run simve {args.command} in "
+                             "one process (benchmark and tune fan runs out with --jobs N)")
         args.run(args)
     except SimveError as err:
-        print(f"simve: error: {err}", file=sys.stderr)
+        if _reports(err):
+            print(f"simve: error: {err}", file=sys.stderr)
         return getattr(err, "exit_code", 1)
     except KeyboardInterrupt:
         print("simve: interrupted; files already written are complete (every write is atomic)", file=sys.stderr)

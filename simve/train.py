@@ -13,23 +13,30 @@ folder, from which it is reproducible and resumable:
 
 On CPU a run is exactly repeatable, and a run of E epochs equals one of k epochs resumed to E,
 also when it was interrupted mid-epoch.
+
+Launched by ``torchrun`` (or ``simve train --nproc N``), the same loop runs as W processes: each
+takes ``batch_size / W`` rows of every batch (the views they have in one process), the model is
+wrapped in DistributedDataParallel (gradients averaged; the batch-wide losses gather every rank's
+rows), the noise of each rank's ELBO comes from its own stream, rank 0 alone writes the folder, and
+the checkpoint holds every rank's random state, so all ranks resume from it at the exact batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyro
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from simve import __version__
+from simve import __version__, distributed
 from simve.data import PRESETS, MultiView, ViewLoader, load_dataset, preset
 from simve.errors import SimveError
 from simve.io import folder_lock, make_folder, remove_stale_temporaries, write_atomic, write_text
@@ -133,11 +140,17 @@ def place(model: SSLModel, device: torch.device) -> SSLModel:
     return model
 
 
-def choose_device(name: str) -> torch.device:
-    """``auto``: CUDA where available, else the CPU; ``cuda`` where unavailable is refused."""
+def choose_device(name: str, index: int | None = None) -> torch.device:
+    """``auto``: CUDA where available, else the CPU; ``cuda`` where unavailable is refused. ``index``:
+    the GPU of this process (its local rank), on a node where each process has its own."""
     if name == "cuda" and not torch.cuda.is_available():
         raise SimveError("--device cuda was asked for, but this torch sees no CUDA GPU; use --device cpu or auto")
-    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
+    if not (name == "cuda" or (name == "auto" and torch.cuda.is_available())):
+        return torch.device("cpu")
+    if index is not None and index >= torch.cuda.device_count():
+        raise SimveError(f"process {index} of this node has no GPU of its own ({torch.cuda.device_count()} visible); "
+                         "start at most one process per GPU")
+    return torch.device("cuda", index) if index is not None else torch.device("cuda")
 
 
 # --- checkpoints ----------------------------------------------------------------------------
@@ -156,8 +169,10 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def save_checkpoint(path: Path, model: SSLModel, optimizer, config: TrainConfig, position: dict) -> None:
-    """Write the checkpoint through ``<path>.tmp``, so an interruption leaves the last one whole."""
+def save_checkpoint(path: Path, model: SSLModel, optimizer, config: TrainConfig, position: dict,
+                    rng: dict | None = None) -> None:
+    """Write the checkpoint through ``<path>.tmp``, so an interruption leaves the last one whole.
+    ``rng``: the random state to keep (default: this process's)."""
     state = {
         "format": CHECKPOINT_FORMAT,
         "simve_version": __version__,
@@ -166,7 +181,7 @@ def save_checkpoint(path: Path, model: SSLModel, optimizer, config: TrainConfig,
         **position,
         "model_state": model.state_dict(),
         "optimizer_state": optimizer.state_dict(),
-        "rng": _rng_state(next(model.parameters()).device),
+        "rng": rng or _rng_state(next(model.parameters()).device),
     }
     write_atomic(path, lambda tmp: torch.save(state, tmp))
 
@@ -258,21 +273,14 @@ class TrainingInterrupted(SimveError):
     exit_code = 130
 
 
-def _check_single_process() -> None:
-    """Refuse a distributed launch (``RANK``/``WORLD_SIZE`` in the environment): the loop runs one process."""
-    world, rank = os.environ.get("WORLD_SIZE", "1"), os.environ.get("RANK", "0")
-    if world != "1" or rank != "0":
-        raise SimveError(f"simve train runs in one process, but the environment sets WORLD_SIZE={world!r} "
-                         f"RANK={rank!r} (a distributed launcher?); unset them to train")
-
-
 class NonFiniteLoss(SimveError):
     """The loss of a step was nan or inf (nothing was updated)."""
 
 
-def descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> float:
-    """One optimiser step on ``loss``; its value, or :class:`NonFiniteLoss` before any update."""
-    value = loss.item()
+def descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer, value: float | None = None) -> float:
+    """One optimiser step on ``loss``; its value (or the ``value`` given: the mean over the ranks of a
+    distributed run, so that every rank decides alike), or :class:`NonFiniteLoss` before any update."""
+    value = loss.item() if value is None else value
     if not math.isfinite(value):
         raise NonFiniteLoss(f"loss became {value}")
     optimizer.zero_grad(set_to_none=True)
@@ -304,21 +312,50 @@ def fit(module: torch.nn.Module, batch_loss, steps: int, lr: float) -> torch.nn.
 # --- the loop -------------------------------------------------------------------------------
 
 
-def _diverged(what: str, step: int, epoch: int, saved_step: int, run_dir: Path) -> SimveError:
-    return SimveError(
-        f"{what} at step {step} (epoch {epoch}); the last good checkpoint (step {saved_step}) is kept in "
-        f"{run_dir / CHECKPOINT}; start a new run (another --out) with a lower --lr or other model options"
+def _diverged(what: str, step: int, epoch: int, saved_step: int, run_dir: Path, world=None) -> SimveError:
+    """The one-line divergence error; with ``world``, a failure of that rank alone (its own data), which
+    that rank reports."""
+    error = SimveError(
+        f"{what} at step {step} (epoch {epoch}){f' on rank {world.rank}' if world and world.size > 1 else ''}; "
+        f"the last good checkpoint (step {saved_step}) is kept in {run_dir / CHECKPOINT}; start a new run "
+        "(another --out) with a lower --lr or other model options"
     )
+    error.rank_local = world is not None
+    return error
+
+
+def _save(run_dir: Path, model: SSLModel, optimizer, config: TrainConfig, position: dict, world) -> None:
+    """Checkpoint ``position`` with every rank's random state (a collective: every rank calls it);
+    rank 0 writes it."""
+    states = distributed.gather_objects(_rng_state(model.device))
+    if world.main:
+        rng = states[0] if world.size == 1 else {**states[0], "ranks": states}
+        save_checkpoint(run_dir / CHECKPOINT, model, optimizer, config, {**position, "world_size": world.size}, rng)
+
+
+def _resume_rng(state: dict, config: TrainConfig, world, device: torch.device) -> None:
+    """This rank's random state from the checkpoint; fresh per-rank streams if the number of processes
+    changed (the views stay the same: they do not depend on it; the ELBO noise from here on does)."""
+    ranks = state["rng"].get("ranks", [state["rng"]])
+    if len(ranks) == world.size:
+        _set_rng_state(ranks[world.rank], device)
+        return
+    pyro.set_rng_seed(distributed.rank_seed(config.seed, world.rank, state["step"]))
+    if world.main:
+        tqdm.write(f"note: the run was trained on {len(ranks)} process(es) and resumes on {world.size}: the "
+                   "views are the same, the random draws of the loss from here on are not those of an "
+                   "uninterrupted run")
 
 
 def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSLModel:
     """Train ``config`` into ``run_dir`` (or continue the run there) and return the model, in eval mode.
 
     With ``resume`` the run in ``run_dir`` continues from its checkpoint at the exact batch;
-    ``config`` must equal its ``config.json`` except for ``epochs`` and ``device``.
+    ``config`` must equal its ``config.json`` except for ``epochs`` and ``device``. Under torchrun
+    (``RANK``, ``WORLD_SIZE``, ... in the environment) this process is one rank of the run.
     """
     run_dir = Path(run_dir)
-    _check_single_process()
+    world = distributed.launched()
     if resume:
         differ = _differences(load_config(run_dir), config)
         if differ:
@@ -327,19 +364,30 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
         raise SimveError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     if not (run_dir / CHECKPOINT).exists():
         resume = False  # stopped before its first checkpoint: nothing was trained, so it starts afresh
-    device = choose_device(config.device)
+    device = choose_device(config.device, world.local_rank if world.size > 1 else None)
+    with distributed.joined(world, device):
+        return _train(config, run_dir, resume, world, device)
+
+
+def _train(config: TrainConfig, run_dir: Path, resume: bool, world, device: torch.device) -> SSLModel:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
 
-    pyro.set_rng_seed(config.seed)
-    data = config.load_data()
+    pyro.set_rng_seed(config.seed)  # the same initial weights on every rank
+    with distributed.main_first():  # a download happens once, on rank 0
+        data = config.load_data()
     model = place(build_model(config.model, data.image_shape, **config.model_options), device)
     if config.views < model.min_views:
         raise SimveError(f"{config.model} needs at least {model.min_views} views per datum; "
                          f"pass --views {model.min_views} or more")
+    if world.size > 1:
+        if device.type == "cuda":  # BatchNorm over the whole batch (gloo on the CPU has no SyncBatchNorm)
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        pyro.set_rng_seed(distributed.rank_seed(config.seed, world.rank))  # each rank's own noise
     multiview = MultiView(preset(config.augment or data.preset), config.views)
-    loader = ViewLoader(data.train, multiview, config.batch_size, seed=config.seed, device=device, prefetch=True)
+    loader = ViewLoader(data.train, multiview, config.batch_size, seed=config.seed, device=device, prefetch=True,
+                        shard=(world.rank, world.size))
     val_loader = ViewLoader(data.val, multiview, config.batch_size, shuffle=False, drop_last=False,
                             seed=config.seed, device=device)
     optimizer = make_optimizer(model.parameters(), config.lr, config.adam_eps, config.weight_decay)
@@ -348,22 +396,26 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
     if resume:
         state = load_checkpoint(run_dir / CHECKPOINT, config)
         _restore(state, model, optimizer, run_dir / CHECKPOINT)
-        _set_rng_state(state["rng"], device)
+        _resume_rng(state, config, world, device)
         at = {key: state[key] for key in at}
         if config.epochs < at["epoch"]:
             raise SimveError(f"the run has trained {at['epoch']} epochs already; pass --epochs {at['epoch']} or more")
-    make_folder(run_dir)
-    with folder_lock(run_dir):  # one writer per run folder
-        remove_stale_temporaries(run_dir)  # left by a process killed while writing
-        write_text(run_dir / CONFIG, json.dumps(config.to_dict(), indent=2) + "\n")
-        if resume:
-            _truncate_metrics(run_dir, at["step"])
-        else:
-            save_checkpoint(run_dir / CHECKPOINT, model, optimizer, config, at)
+    trained = model if world.size == 1 else DistributedDataParallel(
+        model, device_ids=[device] if device.type == "cuda" else None, forward_sync_buffers=False)
+    if world.main:
+        make_folder(run_dir)
+    with folder_lock(run_dir) if world.main else contextlib.nullcontext():  # one writer per run folder
+        if world.main:
+            remove_stale_temporaries(run_dir)  # left by a process killed while writing
+            write_text(run_dir / CONFIG, json.dumps(config.to_dict(), indent=2) + "\n")
+            if resume:
+                _truncate_metrics(run_dir, at["step"])
+        if not resume:
+            _save(run_dir, model, optimizer, config, at, world)
 
         step, saved_step, elapsed = at["step"], at["step"], at["elapsed"]
-        bar = tqdm(total=config.epochs * len(loader), initial=step, unit="step", disable=None,
-                   desc=f"{config.model} on {data.name}")
+        bar = tqdm(total=config.epochs * len(loader), initial=step, unit="step", disable=None if world.main else True,
+                   desc=f"{config.model} on {data.name}" + (f", {world.size} processes" if world.size > 1 else ""))
         window_views, window_time = 0, 0.0
         model.train()
         for epoch in range(at["epoch"], config.epochs):
@@ -372,45 +424,46 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
             for batch, (views, _, _) in enumerate(loader.epoch_batches(epoch, start), start=start + 1):
                 try:
                     with autocast:
-                        loss = model.loss(views)
-                    value = descend(loss, optimizer)
+                        loss = trained(views)
+                    value = descend(loss, optimizer, distributed.mean(loss))
                 except NonFiniteLoss as err:
                     raise _diverged(str(err), step + 1, epoch + 1, saved_step, run_dir) from None
                 except ValueError as err:  # Pyro's argument checks: a nan/inf loc or scale from the encoder
                     if "Expected parameter" not in str(err):
                         raise
                     raise _diverged("the model's outputs became nan or inf", step + 1, epoch + 1, saved_step,
-                                    run_dir) from None
+                                    run_dir, world) from None
                 except KeyboardInterrupt:
                     raise TrainingInterrupted(
                         f"interrupted at step {step + 1}; the last checkpoint (step {saved_step}) is kept in "
                         f"{run_dir / CHECKPOINT}; continue with simve train --out {run_dir} --resume") from None
                 step, loss_sum = step + 1, loss_sum + value
                 now = time.perf_counter()
-                window_views += views.shape[0] * views.shape[1]
+                window_views += views.shape[0] * views.shape[1] * world.size
                 window_time, elapsed, tick = window_time + now - tick, elapsed + now - tick, now
                 bar.update()
                 if step % config.log_every == 0:
                     speed = window_views / window_time
                     bar.set_postfix(loss=f"{value:.4g}", views_per_s=f"{speed:.0f}")
-                    _log(run_dir, {"step": step, "epoch": epoch + 1, "loss": value,
-                                   "lr": optimizer.param_groups[0]["lr"], "views_per_s": speed, "time": elapsed})
+                    if world.main:
+                        _log(run_dir, {"step": step, "epoch": epoch + 1, "loss": value,
+                                       "lr": optimizer.param_groups[0]["lr"], "views_per_s": speed, "time": elapsed})
                     window_views, window_time = 0, 0.0
                 end_of_epoch = batch == len(loader)
                 if step % config.checkpoint_every and not end_of_epoch:
                     continue
                 if not all(torch.isfinite(p).all() for p in model.parameters()):
                     raise _diverged("the parameters became nan or inf", step, epoch + 1, saved_step, run_dir)
-                if end_of_epoch:
+                if end_of_epoch and world.main:
                     _log(run_dir, {"step": step, "epoch": epoch + 1, "train_loss": loss_sum / len(loader),
                                    "val_loss": validation_loss(model, val_loader, config.seed), "time": elapsed})
                 now_at = {"step": step, "epoch": epoch + end_of_epoch, "batch": 0 if end_of_epoch else batch,
                           "epoch_loss_sum": 0.0 if end_of_epoch else loss_sum, "elapsed": elapsed}
-                save_checkpoint(run_dir / CHECKPOINT, model, optimizer, config, now_at)
+                _save(run_dir, model, optimizer, config, now_at, world)
                 saved_step, tick = step, time.perf_counter()
         bar.close()
         model.eval()
-        if model.can("sample") and step > at["step"]:  # a finished run only loads: its figures are there
+        if world.main and model.can("sample") and step > at["step"]:  # a finished run only loads: its figures are there
             from simve.plots import save_generative_figures  # matplotlib: imported only when a run draws
 
             split = data.val if len(data.val) else data.train

@@ -12,7 +12,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "simve"
 LAYERS = (
     ("errors",),
-    ("io", "stats"),
+    ("io", "stats", "distributed"),
     ("data", "nets", "losses", "plots", "figures"),
     ("models",),
     ("train",),

@@ -45,10 +45,20 @@ class MultiView:
         return images.float().div_(255.0)
 
     def __call__(
-        self, images: torch.Tensor, generator: torch.Generator | None = None
+        self, images: torch.Tensor, generator: torch.Generator | None = None, rows: tuple[int, int] | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """With ``rows = (start, total)``, ``images`` are rows ``start..start + N`` of a batch of ``total``:
+        the parameters are drawn for the whole batch and only these rows' are applied, so the views equal
+        those rows of the views of the whole batch (what each process of a distributed run does)."""
         x = self.original(images).repeat_interleave(self.views, dim=0)
-        views, params = self.augment(x, generator)
+        if rows is None:
+            views, params = self.augment(x, generator)
+        else:
+            start, total = rows
+            drawn = self.augment.sample(total * self.views, generator)
+            part = slice(start * self.views, start * self.views + len(x))
+            params = {key: value[part].to(x.device) for key, value in drawn.items()}
+            views = self.augment.apply(x, params)
         n = len(images)
         return (
             views.view(n, self.views, *views.shape[1:]),
@@ -70,6 +80,12 @@ class ViewLoader:
     batch)``, so a run is exactly repeatable and :meth:`epoch_batches` can start mid-epoch (a
     resumed run) without replaying the batches before. Iterating the loader itself uses the
     current :attr:`epoch` and then advances it by one; :meth:`set_epoch` sets it.
+
+    ``shard = (rank, world)``: the loader of one of ``world`` processes training together. Every
+    process walks the same batches of ``batch_size`` (the global batch) and takes its
+    ``batch_size / world`` consecutive rows of each, with exactly the views those rows have in the
+    one-process loader (see :class:`MultiView`'s ``rows``): the data a run sees do not depend on
+    the number of processes it runs on.
     """
 
     def __init__(
@@ -82,6 +98,7 @@ class ViewLoader:
         drop_last: bool = True,
         device: str | torch.device = "cpu",
         prefetch: bool = False,
+        shard: tuple[int, int] = (0, 1),
     ):
         if not isinstance(split, Split):
             raise SimveError(f"ViewLoader needs a Split, got {type(split).__name__}")
@@ -91,6 +108,12 @@ class ViewLoader:
             raise SimveError(
                 f"batch_size {batch_size} exceeds the {len(split)} images, so drop_last leaves no batch; use a smaller batch"
             )
+        rank, world = shard
+        if not 0 <= rank < world:
+            raise SimveError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
+        if batch_size % world:
+            raise SimveError(f"a batch of {batch_size} does not split evenly over {world} processes; "
+                             f"use a --batch-size that is a multiple of {world}")
         self.split = split
         self.multiview = multiview
         self.batch_size = batch_size
@@ -101,6 +124,7 @@ class ViewLoader:
         self.epoch = 0
         self.prefetch = prefetch
         self._resident = None
+        self.shard = shard
 
     @property
     def _on_device(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -133,10 +157,17 @@ class ViewLoader:
             order = torch.arange(n)
         images, labels = self._on_device
 
+        rank, world = self.shard
+        per_rank = self.batch_size // world
+
         def make(batch: int):
-            index = order[batch * self.batch_size : (batch + 1) * self.batch_size].to(self.device)
+            index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
             generator = torch.Generator().manual_seed(_seed(self.seed, epoch, batch))
-            views, params = self.multiview(images[index], generator)
+            rows = None if world == 1 else (rank * per_rank, self.batch_size)
+            if rows:
+                index = index[rows[0] : rows[0] + per_rank]
+            index = index.to(self.device)
+            views, params = self.multiview(images[index], generator, rows)
             return views, labels[index], params
 
         if not self.prefetch:

@@ -32,7 +32,7 @@ class AlignUniform(Discriminative):
 
     def objective(self, views):
         o = self.options
-        z = self.project(views)
+        z = self.whole_batch(self.project(views))
         pairs = itertools.combinations(range(z.shape[1]), 2)
         align = torch.stack([losses.align(z[:, j], z[:, k], o.align_alpha) for j, k in pairs]).mean()
         uniform = torch.stack([losses.uniform(z[:, j], o.uniform_t) for j in range(z.shape[1])]).mean()

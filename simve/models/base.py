@@ -102,6 +102,10 @@ class SSLModel(nn.Module):
             raise SimveError(f"{self.name} needs at least {self.min_views} views per datum, got {views.shape[1]}")
         return self.objective(views)
 
+    def forward(self, views: torch.Tensor) -> torch.Tensor:
+        """The loss: calling the model (or the DistributedDataParallel wrapper around it) runs :meth:`loss`."""
+        return self.loss(views)
+
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 

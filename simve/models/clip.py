@@ -44,12 +44,12 @@ class CLIP(Discriminative):
     def objective(self, views):
         t = self.options.temperature
         if self.paired:
-            a = self.project(views[:, :, :3])
-            b = flat_apply(self.projector_b, self.encoder_b(views[:, :, 3:]))
+            a = self.whole_batch(self.project(views[:, :, :3]))
+            b = self.whole_batch(flat_apply(self.projector_b, self.encoder_b(views[:, :, 3:])))
             # One CLIP batch per view, so that no datum meets its own other view as a negative.
             return torch.stack([losses.clip(a[:, j], b[:, j], t) for j in range(views.shape[1])]).mean()
-        a = self.project(views[:, 0])
-        b = flat_apply(self.projector_b, self.encoder_b(views[:, 1]))
+        a = self.whole_batch(self.project(views[:, 0]))
+        b = self.whole_batch(flat_apply(self.projector_b, self.encoder_b(views[:, 1])))
         return losses.clip(a, b, t)
 
     def embed(self, images):

@@ -40,7 +40,7 @@ class CURL(Discriminative):
 
     def objective(self, views):
         o = self.options
-        f = o.radius * F.normalize(self.project(views), dim=-1)
+        f = o.radius * F.normalize(self.whole_batch(self.project(views)), dim=-1)
         batch = f.shape[0]
         wanted = 1 if o.block else o.negatives
         if wanted > batch - 1:

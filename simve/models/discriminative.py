@@ -5,6 +5,9 @@ at its natural width is the representation used downstream, or, with ``latent_di
 linear layer maps it to that size (to compare with SimVE at equal dimension). The loss is
 computed on the head's output (``project``): an MLP (Linear-BN-ReLU-Linear), a linear map, or
 none.
+
+Trained on several processes, the batch-wide losses take :meth:`Discriminative.whole_batch` of
+their inputs: every rank's rows, with gradients (see :mod:`simve.distributed`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import dataclasses
 
 import torch
 
+from simve import distributed
 from simve.models.base import Options, SSLModel, option
 from simve.nets import NETS, build_backbone
 from simve.nets.heads import HEADS, Representation, flat_apply, projection_head
@@ -50,6 +54,11 @@ class Discriminative(SSLModel):
     @property
     def projection_dim(self) -> int:
         return self.encoder.out_dim if self.options.head == "none" else self.options.head_dim
+
+    def whole_batch(self, z: torch.Tensor) -> torch.Tensor:
+        """``z`` ``(B, ...)`` of every rank while training on several processes, ``(W B, ...)``, with
+        gradients; this rank's ``z`` otherwise (one process, or eval mode: the validation loss)."""
+        return distributed.gather(z) if self.training else z
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """The representation: the backbone output (mapped to ``latent_dim`` where given)."""

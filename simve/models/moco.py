@@ -5,6 +5,10 @@ Each training step: ``theta_k <- m theta_k + (1 - m) theta_q``; the query is vie
 online encoder, the key view 2 through the momentum one; InfoNCE with the key as positive and the
 queue as negatives; then the keys replace the oldest entries of the queue. In eval mode (the
 validation loss) neither the momentum encoder nor the queue changes.
+
+On several processes the queue takes the keys of every rank (the same queue on every rank), and
+where the key nets hold rank-local BatchNorm (the CPU; GPUs use SyncBatchNorm) the keys are
+computed on a shuffled share of the whole batch, the paper's shuffling BN.
 """
 
 import copy
@@ -14,7 +18,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from simve import losses
+from simve import distributed, losses
 from simve.errors import SimveError
 from simve.models.base import option, register
 from simve.models.discriminative import Discriminative, DiscriminativeOptions
@@ -59,13 +63,23 @@ class MoCo(Discriminative):
         self.queue[index] = F.normalize(keys, dim=1)
         self.queue_next.copy_((self.queue_next + len(keys)) % self.queue_size)
 
+    def _key_nets(self, images: torch.Tensor) -> torch.Tensor:
+        return flat_apply(self.key_projector, self.key_encoder(images))
+
+    def _keys(self, images: torch.Tensor) -> torch.Tensor:
+        """The momentum nets' keys, through shuffling BN where BatchNorm would see this rank's batch only."""
+        local_bn = any(map(distributed.rank_local_batchnorm, (self.key_encoder, self.key_projector)))
+        if self.training and local_bn:
+            return distributed.shuffled(self._key_nets, images)
+        return self._key_nets(images)
+
     def objective(self, views):
         query = self.project(views[:, 0])
         with torch.no_grad():
             if self.training:
                 self._momentum_update()
-            key = flat_apply(self.key_projector, self.key_encoder(views[:, 1]))
+            key = self._keys(views[:, 1])
         loss = losses.moco(query, key, self.queue.clone(), self.options.temperature)
         if self.training:
-            self._enqueue(key)
+            self._enqueue(distributed.gather(key))
         return loss

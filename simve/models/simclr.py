@@ -19,4 +19,4 @@ class SimCLR(Discriminative):
     table_position = 5
 
     def objective(self, views):
-        return losses.info_nce(self.project(views), self.options.temperature)
+        return losses.info_nce(self.whole_batch(self.project(views)), self.options.temperature)

@@ -23,4 +23,4 @@ class VICReg(Discriminative):
 
     def objective(self, views):
         o = self.options
-        return losses.vicreg(self.project(views), o.invariance, o.variance, o.covariance)
+        return losses.vicreg(self.whole_batch(self.project(views)), o.invariance, o.variance, o.covariance)

@@ -1,0 +1,250 @@
+"""One run on two processes (gloo on the CPU) equals one process on the whole batch.
+
+Every batch-wide loss gathers the ranks' rows with gradients and DDP averages the gradients, so two
+ranks of B/2 rows must give the losses and the parameters of one process on B rows with the same
+views. The runs use Adam with eps = 1: its step is then close to ``lr * gradient`` and smooth in it,
+so a wrong gradient (half of it, or one rank's alone) shows in the parameters, and rounding does not
+(with eps = 1e-8 the first steps are nearly ``lr * sign(gradient)``, and gradients that are zero up to
+rounding flip their sign at random: 1e-3 apart after a few steps, measured).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from simve import distributed
+from simve.cli import main
+from simve.data import MultiView, ViewLoader, load_dataset, preset
+from simve.errors import SimveError
+from simve.models import build_model
+from simve.train import descend, load_config, make_optimizer
+
+RUN = ["--data", "glyphs", "--limit", "600", "--epochs", "1", "--batch-size", "32", "--adam-eps", "1", "--lr", "0.05"]
+TOLERANCE = 1e-6  # parameters, after 16 steps; they move by more than 1e-2 from their initial values
+
+
+def command(argv: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, check=False, capture_output=True, text=True, timeout=300)
+
+
+def simve(*args: str) -> subprocess.CompletedProcess:
+    return command([sys.executable, "-m", "simve", *args])
+
+
+def weights(run) -> dict[str, torch.Tensor]:
+    return torch.load(run / "checkpoint.pt", weights_only=True)["model_state"]
+
+
+def losses(run) -> tuple[float, float]:
+    """The loss logged at step 10 and the mean loss of the epoch (every step's)."""
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return next(r["loss"] for r in records if r["step"] == 10), next(r["train_loss"] for r in records if "train_loss" in r)
+
+
+def initial_weights(run) -> dict[str, torch.Tensor]:
+    config = load_config(run)
+    torch.manual_seed(config.seed)
+    data = config.load_data()
+    return build_model(config.model, data.image_shape, **config.model_options).state_dict()
+
+
+def assert_same_run(a, b):
+    la, lb = losses(a), losses(b)
+    assert la == pytest.approx(lb, rel=1e-6), (la, lb)
+    wa, wb, start = weights(a), weights(b), initial_weights(a)
+    far = max((wa[k].float() - wb[k].float()).abs().max().item() for k in wa)
+    moved = max((wa[k].float() - start[k].float()).abs().max().item() for k in wa)
+    assert far < TOLERANCE and moved > 1e-2, (far, moved)
+
+
+# --- in one process -------------------------------------------------------------------------------
+
+
+def test_the_shards_of_a_batch_are_its_rows_with_the_same_views():
+    data = load_dataset("glyphs", limit=300)
+    multiview = MultiView(preset(data.preset), 3)
+    whole = list(ViewLoader(data.train, multiview, 24, seed=5).epoch_batches(2))
+    shards = [list(ViewLoader(data.train, multiview, 24, seed=5, shard=(rank, 3)).epoch_batches(2)) for rank in range(3)]
+    assert all(len(s) == len(whole) for s in shards)
+    for b, (views, labels, params) in enumerate(whole):
+        assert torch.equal(views, torch.cat([s[b][0] for s in shards]))
+        assert torch.equal(labels, torch.cat([s[b][1] for s in shards]))
+        assert all(torch.equal(params[k], torch.cat([s[b][2][k] for s in shards])) for k in params)
+
+
+def test_a_batch_that_does_not_split_over_the_processes_is_refused():
+    data = load_dataset("glyphs", limit=300)
+    with pytest.raises(SimveError, match="multiple of 3"):
+        ViewLoader(data.train, MultiView(preset(data.preset), 2), 32, shard=(0, 3))
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"WORLD_SIZE": "2", "RANK": "0"}, "MASTER_ADDR or MASTER_PORT"),
+    ({"WORLD_SIZE": "2", "RANK": "2", "MASTER_ADDR": "x", "MASTER_PORT": "1"}, "not a rank of the world"),
+    ({"LOCAL_RANK": "one"}, "LOCAL_RANK='one', not a whole number"),
+])
+def test_an_environment_that_describes_no_world_is_refused(env, words, monkeypatch):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SimveError, match=words):
+        distributed.launched()
+
+
+def test_the_launcher_environment_describes_the_world(monkeypatch):
+    assert distributed.launched() == distributed.World()
+    for name, value in {"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1", "MASTER_ADDR": "h", "MASTER_PORT": "1"}.items():
+        monkeypatch.setenv(name, value)
+    world = distributed.launched()
+    assert (world.rank, world.size, world.local_rank, world.main) == (3, 4, 1, False)
+
+
+def test_only_train_runs_as_several_processes(monkeypatch, capsys):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["data", "info", "glyphs"]) == 1
+    assert "only simve train runs as several processes" in capsys.readouterr().err
+
+
+def test_each_rank_has_its_own_noise_stream():
+    seeds = {distributed.rank_seed(0, rank) for rank in range(8)} | {distributed.rank_seed(1, 0)}
+    assert len(seeds) == 9 and all(0 <= s < 2**32 for s in seeds)
+
+
+# --- two processes ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["simclr", "vicreg", "moco", "clip", "align-uniform"])
+def test_two_processes_equal_one_on_the_whole_batch(model, tmp_path):
+    options = ["--model", model, *RUN] + ([] if model == "align-uniform" else ["--head", "linear"])  # BN: per rank
+    assert main(["train", *options, "--out", str(tmp_path / "one")]) == 0
+    two = simve("train", *options, "--out", str(tmp_path / "two"), "--nproc", "2")
+    assert two.returncode == 0, two.stderr
+    assert two.stdout.count("run folder:") == 1  # rank 0 reports
+    assert_same_run(tmp_path / "one", tmp_path / "two")
+
+
+def reference(run) -> tuple[dict[str, torch.Tensor], list[float]]:
+    """One process on the doubled batch of the same views, each half's ELBO noise drawn from the stream
+    its rank draws from: the mean of the two halves' losses is the loss of the whole batch."""
+    config = load_config(run)
+    torch.manual_seed(config.seed)
+    data = config.load_data()
+    model = build_model(config.model, data.image_shape, **config.model_options).train()
+    streams = []
+    for rank in range(2):
+        torch.manual_seed(distributed.rank_seed(config.seed, rank))
+        streams.append(torch.get_rng_state())
+    loader = ViewLoader(data.train, MultiView(preset(data.preset), config.views), config.batch_size, seed=config.seed)
+    optimizer = make_optimizer(model.parameters(), config.lr, config.adam_eps)
+    values = []
+    for views, _, _ in loader.epoch_batches(0):
+        halves = []
+        for rank, half in enumerate(views.chunk(2)):
+            torch.set_rng_state(streams[rank])
+            halves.append(model.loss(half))
+            streams[rank] = torch.get_rng_state()
+        values.append(descend(sum(halves) / 2, optimizer))
+    return model.state_dict(), values
+
+
+@pytest.mark.parametrize("model", ["simve", "vae"])
+def test_two_processes_of_an_elbo_equal_one_on_the_whole_batch(model, tmp_path):
+    run = tmp_path / "two"
+    two = simve("train", "--model", model, *RUN, "--out", str(run), "--nproc", "2")
+    assert two.returncode == 0, two.stderr
+    expected, values = reference(run)
+    assert losses(run) == pytest.approx((values[9], sum(values) / len(values)), rel=1e-6)
+    got, start = weights(run), initial_weights(run)
+    assert max((got[k] - expected[k]).abs().max().item() for k in got) < TOLERANCE
+    assert max((got[k] - start[k]).abs().max().item() for k in got) > 1e-2
+
+
+def torchrun(*args: str) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+            "-m", "simve", "train", *args]
+
+
+LONG = ["--model", "simclr", "--data", "glyphs", "--limit", "2000", "--epochs", "2", "--batch-size", "32",
+        "--checkpoint-every", "10"]
+
+
+def _rank_pid(launcher: int, rank: int) -> int | None:
+    """The pid of rank ``rank`` among the workers of the torchrun process ``launcher``."""
+    for child in Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split():
+        try:
+            environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"RANK={rank}".encode() in environ:
+            return int(child)
+    return None
+
+
+def test_killing_one_rank_mid_run_and_resuming_gives_the_uninterrupted_run(tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    done = command(torchrun(*LONG, "--out", str(straight)))
+    assert done.returncode == 0, done.stderr
+
+    launcher = subprocess.Popen(torchrun(*LONG, "--out", str(killed)), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until a checkpoint after step 0 exists
+        try:
+            if torch.load(killed / "checkpoint.pt", weights_only=True)["step"] > 0:
+                break
+        except (OSError, RuntimeError, EOFError):
+            pass
+        time.sleep(0.01)
+    os.kill(_rank_pid(launcher.pid, 1), signal.SIGKILL)
+    assert launcher.wait(timeout=120) != 0  # torchrun stops the other rank and fails
+    kept = torch.load(killed / "checkpoint.pt", weights_only=True)
+    assert 0 < kept["step"] < 2 * 56 and len(kept["rng"]["ranks"]) == 2
+
+    resumed = command(torchrun("--out", str(killed), "--resume"))
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = weights(straight), weights(killed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (straight / "metrics.jsonl").read_text().count("train_loss") == 2
+    drop_time = [{k: v for k, v in json.loads(line).items() if k not in ("time", "views_per_s")}
+                 for run in (straight, killed) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    half = len(drop_time) // 2
+    assert drop_time[:half] == drop_time[half:]
+
+
+def _collectives(rank: int, folder: str) -> None:
+    """Rank ``rank`` of 2: the gather's values and gradients, the shuffle's round trip, what BatchNorm sees
+    under the shuffle, MoCo's queue after a step; saved to ``folder/<rank>.pt``."""
+    torch.distributed.init_process_group("gloo", init_method=f"file://{folder}/init", rank=rank, world_size=2)
+    torch.manual_seed(rank)
+    x = torch.full((3, 2), float(rank + 1), requires_grad=True)
+    everyone = distributed.gather(x)
+    (everyone * torch.arange(6.0)[:, None]).sum().backward()
+    rows = torch.arange(4.0 * rank, 4.0 * rank + 4).view(4, 1)
+    norm = torch.nn.BatchNorm1d(1, momentum=1.0)  # its running mean: the mean of the share it normalised
+    distributed.shuffled(norm, rows)
+    torch.manual_seed(0)  # the same weights on both ranks, as DDP would make them
+    moco = build_model("moco", (1, 28, 28), head="linear", queue_size=8).train()
+    moco.loss(torch.rand(2, 2, 1, 28, 28) + rank)
+    torch.save({"everyone": everyone.detach(), "grad": x.grad, "doubled": distributed.shuffled(lambda r: 2 * r, rows),
+                "share_mean": norm.running_mean.item(), "queue": moco.queue.clone(),
+                "mean": distributed.mean(torch.tensor(float(rank)))}, f"{folder}/{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_the_collectives_on_two_processes(tmp_path):
+    torch.multiprocessing.start_processes(_collectives, args=(str(tmp_path),), nprocs=2, start_method="spawn")
+    got = [torch.load(tmp_path / f"{rank}.pt", weights_only=True) for rank in range(2)]
+    for rank, result in enumerate(got):
+        assert torch.equal(result["everyone"], torch.tensor([[1.0] * 2] * 3 + [[2.0] * 2] * 3))
+        # every rank's loss weighs row i by i, and each rank's copy sends its gradient home: 2 i
+        assert torch.equal(result["grad"], 2 * torch.arange(3.0 * rank, 3.0 * rank + 3)[:, None].expand(3, 2))
+        assert torch.equal(result["doubled"], 2 * torch.arange(4.0 * rank, 4.0 * rank + 4).view(4, 1))
+        assert result["mean"] == 0.5
+    assert got[0]["share_mean"] + got[1]["share_mean"] == 7.0  # the shares split the 8 rows 0..7 between them
+    assert torch.equal(got[0]["queue"], got[1]["queue"])  # one queue, filled with both ranks' keys
