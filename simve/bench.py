@@ -24,6 +24,8 @@ R^2), the evaluation's cost per stage (task sets, features, each probe over ever
 of ``simve train`` as a whole process: its wall time against the seconds its loop logged.
 ``--compare CMD`` times an external command against ``--ours CMD`` (default: one epoch of
 ``simve train`` with the bench's settings), interleaved, and gives the ratio of median wall times.
+``--processes N`` runs that epoch of each model on one process and on N (``simve train --nproc``),
+in turn, and gives the ratio of median loop and wall times.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class BenchSpec:
     compare: str | None = None
     ours: str | None = None
     compare_repeats: int = 3
+    processes: int | None = None  # also time one epoch on this many processes against one
     device: str = "cpu"
     options: dict[str, str] = field(default_factory=dict)  # model options as written, for the models that have them
 
@@ -372,6 +375,23 @@ def run_overhead(command: str) -> dict:
     return {"command": command.replace(sys.executable, "python"), "wall_seconds": wall, "loop_seconds": loop, "overhead_seconds": wall - loop}
 
 
+def process_scaling(command: str, processes: int, repeats: int) -> dict:
+    """One epoch of ``simve train`` (``command``, writing ``{tmp}/run``) on one process and on ``processes``
+    (``--nproc``), in turn, ``repeats`` times each: wall and loop seconds, and the speed ratio of the
+    medians (``loop_speedup`` > 1: the N processes train faster)."""
+    runs = {count: {"wall": [], "loop": []} for count in (1, processes)}
+    for _ in range(repeats):
+        for count, times in runs.items():
+            wall, loop = timed_command(f"{command} --nproc {count}", lambda tmp: read_metrics(tmp / "run")[-1]["time"])
+            times["wall"].append(wall)
+            times["loop"].append(loop)
+    medians = {count: {k: statistics.median(v) for k, v in times.items()} for count, times in runs.items()}
+    return {"command": command.replace(sys.executable, "python"), "processes": processes,
+            "seconds": {str(k): v for k, v in runs.items()}, "median_seconds": {str(k): v for k, v in medians.items()},
+            "loop_speedup": medians[1]["loop"] / medians[processes]["loop"],
+            "wall_speedup": medians[1]["wall"] / medians[processes]["wall"]}
+
+
 def compare_commands(ours: str, theirs: str, repeats: int) -> dict:
     """Wall seconds of two commands run in turn (ours, theirs, ours, ...), each ``repeats`` times, and
     the ratio of their medians (``ours_speedup`` > 1: ours is faster)."""
@@ -430,6 +450,18 @@ def _table(spec: BenchSpec, data, results: dict) -> str:
         lines += ["", "## One epoch of `simve train`, whole process", "",
                   (f"`{o['command']}`: {o['wall_seconds']:.1f} s wall, of which {o['loop_seconds']:.1f} s in the training "
                   f"loop and {o['overhead_seconds']:.1f} s outside it (start-up, data, checkpoints, validation, figures).")]
+    scaled = {n: r["processes"] for n, r in results["models"].items() if "processes" in r}
+    if scaled:
+        count = next(iter(scaled.values()))["processes"]
+        lines += ["", f"## One epoch on 1 and on {count} processes (`simve train --nproc`, interleaved)", "",
+                  (f"The batch of {spec.batch_size} is split over the processes; medians of {spec.compare_repeats} runs "
+                   "each, seconds. Speed-up: the ratio of the medians (> 1: the processes train faster)."), "",
+                  f"| model | loop, 1 | loop, {count} | loop speed-up | wall, 1 | wall, {count} | wall speed-up |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, r in scaled.items():
+            one, many = r["median_seconds"]["1"], r["median_seconds"][str(count)]
+            lines.append(f"| {name} | {one['loop']:.2f} | {many['loop']:.2f} | {r['loop_speedup']:.2f}x | "
+                         f"{one['wall']:.2f} | {many['wall']:.2f} | {r['wall_speedup']:.2f}x |")
     if "compare" in results:
         c = results["compare"]
         lines += ["", "## Side by side with another command (wall seconds, interleaved)", "",
@@ -441,14 +473,15 @@ def _table(spec: BenchSpec, data, results: dict) -> str:
     return "\n".join(lines)
 
 
-def default_ours(spec: BenchSpec) -> str:
-    """One epoch of ``simve train`` of the first model at the bench's settings (its ``--set`` options
-    included), into the fresh folder ``{tmp}``."""
-    args = ["--model", spec.models[0], "--data", spec.data, "--epochs", "1", "--batch-size", str(spec.batch_size),
+def default_ours(spec: BenchSpec, model: str | None = None) -> str:
+    """One epoch of ``simve train`` of ``model`` (default: the first) at the bench's settings (its ``--set``
+    options included), into the fresh folder ``{tmp}``."""
+    model = model or spec.models[0]
+    args = ["--model", model, "--data", spec.data, "--epochs", "1", "--batch-size", str(spec.batch_size),
             "--views", str(spec.views), "--device", spec.device]
     args += ["--data-root", spec.data_root] if spec.data_root else []
     args += ["--limit", str(spec.limit)] if spec.limit else []
-    args += [part for key, value in spec.options.items() if key in option_hints(spec.models[0])
+    args += [part for key, value in spec.options.items() if key in option_hints(model)
              for part in ("--" + key.replace("_", "-"), str(value))]
     return shlex.join([sys.executable, "-m", "simve", "train", *args]) + " --out {tmp}/run"
 
@@ -465,6 +498,9 @@ def run_bench(spec: BenchSpec, command: str) -> str:
         results["models"][name] = bench.throughput(name)
         if spec.evaluation:
             results["models"][name]["evaluation"] = bench.evaluation(name)
+        if spec.processes:
+            results["models"][name]["processes"] = process_scaling(default_ours(spec, name), spec.processes,
+                                                                   spec.compare_repeats)
     ours = spec.ours or default_ours(spec)
     if spec.overhead:
         results["overhead"] = run_overhead(default_ours(spec))

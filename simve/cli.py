@@ -444,7 +444,7 @@ def bench(args) -> None:
                      data_root=args.data_root, limit=args.limit, batch_size=args.batch_size, views=args.views,
                      steps=args.steps, repeats=args.repeats, warmup=args.warmup, scaling=args.scaling,
                      evaluation=args.evaluation, overhead=args.overhead, compare=args.compare, ours=args.ours,
-                     compare_repeats=args.compare_repeats, device=args.device,
+                     compare_repeats=args.compare_repeats, processes=args.processes, device=args.device,
                      options=options)
     print(run_bench(spec, args.command_line))
     print(f"wrote {spec.out / 'table.md'} and {spec.out / 'results.json'}")
@@ -470,7 +470,10 @@ def _bench_parser(commands) -> None:
     p.add_argument("--compare", metavar="CMD", help="an external command to time against --ours, interleaved")
     p.add_argument("--ours", metavar="CMD", help="our side of --compare ({tmp}: a fresh folder; default: one epoch "
                                                   "of simve train at these settings)")
-    p.add_argument("--compare-repeats", type=positive_int, default=3)
+    p.add_argument("--compare-repeats", type=positive_int, default=3, help="runs of each side of --compare and "
+                                                                         "--processes (default 3)")
+    p.add_argument("--processes", type=positive_int, metavar="N",
+                   help="also time one epoch of each model on 1 and on N processes (simve train --nproc), in turn")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--out", metavar="DIR", help="results folder (default results/bench/<data>)")
     p.set_defaults(run=bench)

@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from simve.bench import BareELBO, check_bare, compare_commands, fit_line
+from simve.bench import BareELBO, check_bare, compare_commands, fit_line, process_scaling
 from simve.cli import main
 from simve.errors import SimveError
 from simve.models import build_model
@@ -49,6 +49,16 @@ def test_compare_commands_times_both_in_turn():
     assert result["ours_speedup"] > 1.5
     with pytest.raises(SimveError, match="exited 3"):
         compare_commands(f"{python} -c 'pass'", f"{python} -c 'import sys; sys.exit(3)'", repeats=1)
+
+
+def test_process_scaling_times_one_and_two_processes(tmp_path):
+    command = (f"{sys.executable} -m simve train --model vae --data glyphs --limit 200 --batch-size 32 --epochs 1 "
+               "--latent-dim 2 --out {tmp}/run")
+    result = process_scaling(command, 2, repeats=1)
+    assert set(result["seconds"]) == {"1", "2"}
+    for times in result["median_seconds"].values():
+        assert 0 < times["loop"] < times["wall"]
+    assert result["loop_speedup"] == result["median_seconds"]["1"]["loop"] / result["median_seconds"]["2"]["loop"]
 
 
 def test_simve_bench_writes_its_table(tmp_path):
