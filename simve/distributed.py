@@ -178,11 +178,13 @@ def launch(processes: int, argv: list[str]) -> int:
     shared out; the exit status of the first rank that failed, 0 when all succeeded.
 
     The ranks print their own messages (rank 0 the run's); the launcher adds none of its own."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("torch.distributed")]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # the agent's own notices: the ranks say what happened
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=processes, run_id=str(uuid.uuid4()),
                           rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.1)
     try:
@@ -190,4 +192,6 @@ def launch(processes: int, argv: list[str]) -> int:
     except ChildFailedError as err:
         first = min(err.failures.values(), key=lambda failure: failure.timestamp)
         return first.exitcode if first.exitcode > 0 else 128 - first.exitcode  # killed by signal s: 128 + s
+    except SignalException as err:  # Ctrl-C or a kill: the agent has stopped the ranks, rank 0 said where
+        return 128 + int(err.sigval)
     return 0

@@ -342,7 +342,8 @@ def _resume_rng(state: dict, config: TrainConfig, world, device: torch.device) -
         return
     pyro.set_rng_seed(distributed.rank_seed(config.seed, world.rank, state["step"]))
     if world.main:
-        tqdm.write(f"note: the run was trained on {len(ranks)} process(es) and resumes on {world.size}: the "
+        processes = {n: f"{n} process" + ("es" if n > 1 else "") for n in (len(ranks), world.size)}
+        tqdm.write(f"note: the run was trained on {processes[len(ranks)]} and resumes on {processes[world.size]}: the "
                    "views are the same, the random draws of the loss from here on are not those of an "
                    "uninterrupted run")
 
@@ -436,7 +437,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, world, device: torc
                 except KeyboardInterrupt:
                     raise TrainingInterrupted(
                         f"interrupted at step {step + 1}; the last checkpoint (step {saved_step}) is kept in "
-                        f"{run_dir / CHECKPOINT}; continue with simve train --out {run_dir} --resume") from None
+                        f"{run_dir / CHECKPOINT}; continue with simve train --out {run_dir} --resume"
+                        + (f" (--nproc {world.size} or torchrun, as before)" if world.size > 1 else "")) from None
                 step, loss_sum = step + 1, loss_sum + value
                 now = time.perf_counter()
                 window_views += views.shape[0] * views.shape[1] * world.size

@@ -193,14 +193,7 @@ def test_killing_one_rank_mid_run_and_resuming_gives_the_uninterrupted_run(tmp_p
 
     launcher = subprocess.Popen(torchrun(*LONG, "--out", str(killed)), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # until a checkpoint after step 0 exists
-        try:
-            if torch.load(killed / "checkpoint.pt", weights_only=True)["step"] > 0:
-                break
-        except (OSError, RuntimeError, EOFError):
-            pass
-        time.sleep(0.01)
+    _wait_for_a_checkpoint(killed)
     os.kill(_rank_pid(launcher.pid, 1), signal.SIGKILL)
     assert launcher.wait(timeout=120) != 0  # torchrun stops the other rank and fails
     kept = torch.load(killed / "checkpoint.pt", weights_only=True)
@@ -248,3 +241,43 @@ def test_the_collectives_on_two_processes(tmp_path):
         assert result["mean"] == 0.5
     assert got[0]["share_mean"] + got[1]["share_mean"] == 7.0  # the shares split the 8 rows 0..7 between them
     assert torch.equal(got[0]["queue"], got[1]["queue"])  # one queue, filled with both ranks' keys
+
+
+def _wait_for_a_checkpoint(run, deadline: float = 120) -> None:
+    """Until ``run`` holds a checkpoint past step 0."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            if torch.load(run / "checkpoint.pt", weights_only=True)["step"] > 0:
+                return
+        except (OSError, RuntimeError, EOFError):
+            pass
+        time.sleep(0.01)
+    raise AssertionError(f"no checkpoint past step 0 in {run} after {deadline} s")
+
+
+def test_ctrl_c_stops_every_rank_in_one_line_and_the_run_resumes_on_one_process(tmp_path, capsys):
+    run = tmp_path / "run"
+    launcher = subprocess.Popen([sys.executable, "-m", "simve", "train", "--nproc", "2", *LONG, "--out", str(run)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _wait_for_a_checkpoint(run)
+    os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: every process of the group
+    err = launcher.communicate(timeout=120)[1]
+    assert launcher.returncode == 130 and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and "interrupted at step" in err and "--nproc 2" in err
+    assert main(["train", "--out", str(run), "--resume"]) == 0  # on one process: the same views, new noise
+    assert "trained on 2 processes and resumes on 1 process:" in capsys.readouterr().out
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["epoch"] == 2
+
+
+def test_among_the_ranks_rank_0_reports_and_a_rank_its_own_failure(monkeypatch, capsys):
+    from simve.cli import _reports
+
+    shared, own = SimveError("the same on every rank"), SimveError("this rank's data")
+    own.rank_local = True
+    assert _reports(shared) and _reports(own)  # one process
+    for name, value in {"WORLD_SIZE": "2", "RANK": "1", "MASTER_ADDR": "h", "MASTER_PORT": "1"}.items():
+        monkeypatch.setenv(name, value)
+    assert not _reports(shared) and _reports(own)
+    monkeypatch.setenv("RANK", "0")
+    assert _reports(shared)

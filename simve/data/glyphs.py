@@ -200,7 +200,7 @@ def render_glyph_pairs(n: int, *, seed: int, progress: bool = False) -> Split:
     labels = torch.randperm(n, generator=generator) % len(CLASS_NAMES)
     factors = _sample_factors(n, True, generator)
     images = torch.empty(n, 4, 32, 32, dtype=torch.uint8)
-    for i in tqdm(range(0, n, _CHUNK), desc="glyph pairs", disable=not progress):
+    for i in tqdm(range(0, n, _CHUNK), desc="glyph pairs", disable=None if progress else True):
         chunk_labels, chunk_factors = labels[i : i + _CHUNK], factors[i : i + _CHUNK]
         images[i : i + _CHUNK, :3] = _draw(chunk_labels, chunk_factors, rgb=True)
         images[i : i + _CHUNK, 3:] = _draw(chunk_labels, chunk_factors, rgb=False, size=32)
@@ -219,6 +219,6 @@ def render_glyphs(n: int, *, rgb: bool, seed: int, progress: bool = False) -> Sp
     channels, size = (3, 32) if rgb else (1, 28)
     images = torch.empty(n, channels, size, size, dtype=torch.uint8)
     starts = range(0, n, _CHUNK)
-    for i in tqdm(starts, desc="glyphs", disable=not progress):
+    for i in tqdm(starts, desc="glyphs", disable=None if progress else True):
         images[i : i + _CHUNK] = _draw(labels[i : i + _CHUNK], factors[i : i + _CHUNK], rgb=rgb)
     return Split(images, labels, factors)
