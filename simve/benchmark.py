@@ -28,6 +28,7 @@ from simve.plots import save_tradeoff
 from simve.presets import with_preset
 from simve.runs import (
     TRAINING_KNOBS,
+    Cluster,
     Variant,
     Workspace,
     cached,
@@ -62,6 +63,7 @@ class BenchmarkSpec:
     sweep: dict[str, list] = field(default_factory=dict)
     anchors: tuple[str, ...] = ANCHORS  # which anchor rows to show (none: a quick sweep)
     jobs: int = 1  # training processes at a time (evaluation stays in this one)
+    cluster: Cluster | None = None  # train the runs as submitit jobs there instead
     matched_dims: bool = True  # discriminative models again at SimVE's latent size (unless a row sets its own)
     preset: str | None = None  # settings bundle under every generative row (simve.presets), e.g. "paper"
     title: str = ""  # the table's title (default: "simve benchmark: DATA")
@@ -162,7 +164,7 @@ class Benchmark:
         """Every row's evaluations, one per seed (anchors first)."""
         elapsed, per_row = timer(), {}
         train_many([(self.config(row, seed), self.folder(row, seed)) for row in self.variants
-                    for seed in self.spec.seeds], self.spec.jobs)
+                    for seed in self.spec.seeds], self.spec.jobs, self.spec.cluster)
         for seed in self.spec.seeds if self.spec.anchors else ():
             for row, results in self.anchors(seed).items():
                 per_row.setdefault(row, []).append(results)

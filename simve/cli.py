@@ -20,6 +20,7 @@ from simve.models import benchmark_models, model_names, option_fields, option_hi
 from simve.models.anchors import ANCHORS
 from simve.models.base import parse_value
 from simve.presets import PRESETS as SETTING_PRESETS
+from simve.runs import CLUSTERS, Cluster
 
 
 def positive_int(text: str) -> int:
@@ -258,6 +259,7 @@ def benchmark(args) -> None:
         probes=args.probes, particles=args.particles, max_train=args.max_train, sweep=parse_sweep(args.sweep),
         anchors=args.anchors, preset=args.preset, jobs=args.jobs,
     )
+    spec.cluster = _cluster(args, spec.runs)
     print(run_benchmark(spec, args.command_line)[0])
     print(f"wrote {spec.out / 'table.md'}, {spec.out / 'results.json'} and {spec.out / 'figures'}")
 
@@ -395,8 +397,34 @@ def _many_runs_options(jobs: bool = True) -> argparse.ArgumentParser:
     common.add_argument("--limit", type=positive_int, metavar="N", help="use at most N train and N test images")
     if jobs:
         common.add_argument("--jobs", type=positive_int, default=1, metavar="N",
-                            help="train N runs at a time, one process each with its share of the threads (default 1)")
+                            help="train N runs at a time, one process each with its share of the threads (default 1; "
+                                 "with --cluster slurm: at most N jobs at once)")
+        common.add_argument("--cluster", choices=CLUSTERS,
+                            help="train the runs as submitit jobs, one run each: on Slurm, or local processes "
+                                 "(pip install 'simve[cluster]')")
+        common.add_argument("--cluster-set", action="append", default=[], metavar="KEY=VALUE",
+                            help="a submitit job parameter, e.g. timeout_min=600, gpus_per_node=1, "
+                                 "slurm_partition=gpu (repeatable)")
     return common
+
+
+def _cluster(args, runs: Path):
+    """The submitit cluster of ``--cluster`` (its logs under RUNS/submitit), or None."""
+    if args.cluster is None:
+        if args.cluster_set:
+            raise SimveError("--cluster-set sets parameters of --cluster jobs; give --cluster slurm or local too")
+        return None
+    settings = {key: _number_or_word(value) for key, value in _single_settings(args.cluster_set).items()}
+    return Cluster(args.cluster, runs / "submitit", settings)
+
+
+def _number_or_word(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
 def _benchmark_parser(commands) -> None:
@@ -490,6 +518,7 @@ def tune(args) -> None:
                     data_root=str(Path(args.data_root).resolve()) if args.data_root else None,
                     max_train=args.max_train, preset=args.preset, fixed=fixed,
                     jobs=args.jobs)
+    spec.cluster = _cluster(args, spec.runs)
     print(run_tuning(spec, args.command_line))
     print(f"wrote {out / spec.name} and {out / 'index.md'}")
 

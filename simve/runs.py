@@ -16,9 +16,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from simve.data import ImageData
@@ -129,18 +130,23 @@ def finished(config: TrainConfig, folder: str | Path) -> bool:
     return bool(epochs) and max(epochs) >= config.epochs
 
 
-def _train_in_worker(config: dict, folder: str, threads: int) -> None:
+def _train_in_worker(config: dict, folder: str, threads: int | None) -> None:
     import torch
 
-    torch.set_num_threads(threads)
+    if threads:
+        torch.set_num_threads(threads)
     train_or_reuse(TrainConfig.from_dict(config), folder)
 
 
-def train_many(runs: list[tuple[TrainConfig, Path]], jobs: int) -> None:
+def train_many(runs: list[tuple[TrainConfig, Path]], jobs: int, cluster: Cluster | None = None) -> None:
     """Train the unfinished ``(config, folder)`` runs, ``jobs`` processes at a time, each with its share of
-    this process's torch threads (so the cores are not oversubscribed); the callers then only load them.
-    A run trained with fewer threads may differ from a one-process run in float rounding only."""
+    this process's torch threads (so the cores are not oversubscribed), or as jobs on ``cluster``; the
+    callers then only load them. A run trained with fewer threads may differ from a one-process run in
+    float rounding only."""
     todo = [(config, folder) for config, folder in runs if not finished(config, folder)]
+    if cluster is not None and todo:
+        cluster.train(todo, jobs)
+        return
     if jobs <= 1 or len(todo) <= 1:
         return
     import multiprocessing
@@ -153,6 +159,54 @@ def train_many(runs: list[tuple[TrainConfig, Path]], jobs: int) -> None:
         futures = [pool.submit(_train_in_worker, config.to_dict(), str(folder), threads) for config, folder in todo]
         for future in futures:
             future.result()  # a worker's error surfaces here, as the one line it would be in one process
+
+
+CLUSTERS = ("slurm", "local")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Runs trained as submitit jobs (one run per job): on Slurm, or as processes of this machine
+    (``local``, to try a setup); ``settings`` go to ``executor.update_parameters`` (``timeout_min``,
+    ``cpus_per_task``, ``gpus_per_node``, ``slurm_partition``, ...). submitit is an extra:
+    ``pip install 'simve[cluster]'``. The job logs go to ``folder``."""
+
+    name: str
+    folder: Path
+    settings: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.name not in CLUSTERS:
+            raise SimveError(f"cluster must be one of {', '.join(CLUSTERS)}, got {self.name!r}")
+
+    def train(self, todo: list[tuple[TrainConfig, Path]], jobs: int) -> None:
+        """Submit one job per run, at most ``jobs`` running at once on Slurm, and wait for all of them."""
+        try:
+            import submitit
+        except ImportError:
+            raise SimveError("--cluster needs submitit, an extra: pip install 'simve[cluster]'") from None
+        executor = submitit.AutoExecutor(folder=self.folder, cluster=self.name)
+        try:
+            executor.update_parameters(**{"timeout_min": 24 * 60, "name": "simve", **self.settings,
+                                          **({"slurm_array_parallelism": jobs} if self.name == "slurm" else {})})
+        except (NameError, ValueError, TypeError) as err:  # submitit names an unknown parameter with NameError
+            raise SimveError(f"--cluster-set: {str(err).splitlines()[0]}") from None
+        print(f"{plural(len(todo), 'run')} submitted to {self.name} (submitit logs in {self.folder})")
+        submitted = [executor.submit(_train_in_worker, config.to_dict(), str(folder), None) for config, folder in todo]
+        for job, (_, folder) in zip(submitted, todo):
+            try:
+                job.result()
+            except Exception as err:  # noqa: BLE001  (submitit raises the job's traceback as its own error)
+                raise SimveError(f"the {self.name} job {job.job_id} training {folder} failed: {_job_error(str(err))} "
+                                 f"(its log: {self.folder})") from None
+
+
+def _job_error(report: str) -> str:
+    """The error line of a job's traceback (a SimveError's own message), else the report's last line."""
+    raised = [line for line in report.splitlines() if re.match(r"[\w.]+(Error|Exception|Interrupt)\b.*: ", line)]
+    if raised:
+        return raised[-1].removeprefix("simve.errors.SimveError: ")
+    return next((line.strip() for line in reversed(report.splitlines()) if line.strip()), "no report")
 
 
 def cached(path: str | Path, key: dict, compute: Callable[[], dict]) -> dict:

@@ -31,6 +31,7 @@ from simve.models import MODELS
 from simve.plots import save_tradeoff, save_tuning_map
 from simve.presets import with_preset
 from simve.runs import (
+    Cluster,
     Variant,
     Workspace,
     compute_used,
@@ -67,6 +68,7 @@ class TuneSpec:
     preset: str | None = None
     fixed: dict[str, str] = field(default_factory=dict)  # settings every point shares
     jobs: int = 1  # training processes at a time
+    cluster: Cluster | None = None  # train the runs as submitit jobs there instead
 
     @property
     def name(self) -> str:
@@ -154,7 +156,7 @@ def run_tuning(spec: TuneSpec, command: str) -> str:
     elapsed = timer()
     tuning = Tuning(spec)
     train_many([(tuning.config(v, seed), run_folder(spec.runs, tuning.config(v, seed))) for v in tuning.points
-                for seed in spec.seeds], spec.jobs)
+                for seed in spec.seeds], spec.jobs, spec.cluster)
     validation = [tuning.scored(v, "val") for v in tuning.points]
     labels = [v.label for v in tuning.points]
     means = {label: {k: mean_std(r[k] for r in runs)["mean"] for k in runs[0]} for label, runs in zip(labels, validation)}

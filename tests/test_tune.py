@@ -70,10 +70,12 @@ def test_bad_grids_are_refused_before_any_work(tmp_path, capsys, extra, message)
     assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
 
 
-def test_jobs_train_the_grid_in_processes_and_a_rerun_reuses_them(tmp_path):
+@pytest.mark.parametrize("fan_out", [["--jobs", "2"], ["--cluster", "local", "--cluster-set", "timeout_min=10"]],
+                         ids=["jobs", "submitit"])
+def test_jobs_train_the_grid_in_processes_and_a_rerun_reuses_them(fan_out, tmp_path):
     argv = ["tune", "--data", "glyphs", "--limit", "300", "--model", "vae", "--grid", "latent_dim=2,8",
             "--criterion", "content", "--epochs", "1", "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")]
-    assert main([*argv, "--jobs", "2"]) == 0
+    assert main([*argv, *fan_out]) == 0
     checkpoints = sorted((tmp_path / "runs").glob("*/checkpoint.pt"))
     stamps = [p.stat().st_mtime_ns for p in checkpoints]
     chosen = json.loads((tmp_path / "out" / "vae" / "results.json").read_text())["results"]["chosen"]
@@ -81,6 +83,19 @@ def test_jobs_train_the_grid_in_processes_and_a_rerun_reuses_them(tmp_path):
     assert main(argv) == 0
     assert [p.stat().st_mtime_ns for p in checkpoints] == stamps
     assert json.loads((tmp_path / "out" / "vae" / "results.json").read_text())["results"]["chosen"] == chosen
+
+
+@pytest.mark.parametrize("options, words", [
+    (["--cluster-set", "timeout_min=10"], "give --cluster slurm or local too"),
+    (["--cluster", "local", "--cluster-set", "no_such_knob=1"], "--cluster-set:"),
+    (["--cluster", "local", "--set", "lr=1e30"], "became nan or inf at step"),
+])
+def test_a_cluster_job_that_cannot_run_is_one_line(options, words, tmp_path, capsys):
+    argv = ["tune", "--data", "glyphs", "--limit", "300", "--model", "vae", "--grid", "latent_dim=2,8",
+            "--criterion", "content", "--epochs", "1", "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")]
+    assert main([*argv, *options]) == 1
+    err = capsys.readouterr().err
+    assert words in err and len([line for line in err.splitlines() if "error:" in line]) == 1, err
 
 
 def test_results_name_a_data_file_by_name_and_checksum_not_by_path(tmp_path):
