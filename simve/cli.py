@@ -414,17 +414,8 @@ def _cluster(args, runs: Path):
         if args.cluster_set:
             raise SimveError("--cluster-set sets parameters of --cluster jobs; give --cluster slurm or local too")
         return None
-    settings = {key: _number_or_word(value) for key, value in _single_settings(args.cluster_set).items()}
+    settings = {key: parse_value(int | float | str, value) for key, value in _single_settings(args.cluster_set).items()}
     return Cluster(args.cluster, runs / "submitit", settings)
-
-
-def _number_or_word(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            continue
-    return text
 
 
 def _benchmark_parser(commands) -> None:
@@ -608,8 +599,6 @@ def _probe_list(text: str) -> tuple[str, ...]:
 
 def _launch(processes: int, argv: list[str]) -> int:
     """``simve train ... --nproc N``: the same command without ``--nproc``, as N ranks."""
-    if os.environ.get("WORLD_SIZE", "1") != "1":
-        raise SimveError("--nproc starts the processes itself; under torchrun leave it out")
     rest = [a for i, a in enumerate(argv) if not (a == "--nproc" or a.startswith("--nproc=")
                                                     or (i and argv[i - 1] == "--nproc"))]
     return distributed.launch(processes, rest)
@@ -636,9 +625,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.run is train:
         _check_train_args(parser, args)
     try:
+        launched = os.environ.get("WORLD_SIZE", "1") != "1"  # this process is a rank of torchrun's
         if args.run is train and (args.nproc or 1) > 1:
+            if launched:
+                raise SimveError("--nproc starts the processes itself; under torchrun leave it out")
             return _launch(args.nproc, argv)
-        if args.run is not train and os.environ.get("WORLD_SIZE", "1") != "1":
+        if args.run is not train and launched:
             raise SimveError(f"only simve train runs as several processes (torchrun); run simve {args.command} in "
                              "one process (benchmark and tune fan runs out with --jobs N)")
         args.run(args)

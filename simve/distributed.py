@@ -30,8 +30,6 @@ from torch import nn
 
 from simve.errors import SimveError
 
-LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
-
 
 @dataclass(frozen=True)
 class World:

@@ -169,10 +169,9 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def save_checkpoint(path: Path, model: SSLModel, optimizer, config: TrainConfig, position: dict,
-                    rng: dict | None = None) -> None:
+def save_checkpoint(path: Path, model: SSLModel, optimizer, config: TrainConfig, position: dict, rng: dict) -> None:
     """Write the checkpoint through ``<path>.tmp``, so an interruption leaves the last one whole.
-    ``rng``: the random state to keep (default: this process's)."""
+    ``rng``: the random state to keep (every rank's, see :func:`_save`)."""
     state = {
         "format": CHECKPOINT_FORMAT,
         "simve_version": __version__,
@@ -181,7 +180,7 @@ def save_checkpoint(path: Path, model: SSLModel, optimizer, config: TrainConfig,
         **position,
         "model_state": model.state_dict(),
         "optimizer_state": optimizer.state_dict(),
-        "rng": rng or _rng_state(next(model.parameters()).device),
+        "rng": rng,
     }
     write_atomic(path, lambda tmp: torch.save(state, tmp))
 

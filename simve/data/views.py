@@ -159,11 +159,11 @@ class ViewLoader:
 
         rank, world = self.shard
         per_rank = self.batch_size // world
+        rows = None if world == 1 else (rank * per_rank, self.batch_size)  # this rank's rows of every batch
 
         def make(batch: int):
             index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
             generator = torch.Generator().manual_seed(_seed(self.seed, epoch, batch))
-            rows = None if world == 1 else (rank * per_rank, self.batch_size)
             if rows:
                 index = index[rows[0] : rows[0] + per_rank]
             index = index.to(self.device)
