@@ -68,6 +68,7 @@ class BenchmarkSpec:
     preset: str | None = None  # settings bundle under every generative row (simve.presets), e.g. "paper"
     title: str = ""  # the table's title (default: "simve benchmark: DATA")
     names: dict[str, str] = field(default_factory=dict)  # a row of ``models`` -> its name in tables and figures
+    curve: str = "off"  # every run's learning-curve schedule (simve.train.curve_epochs)
 
     def evaluation(self, views: int, seed: int) -> dict:
         """The settings an evaluation depends on: its cache key."""
@@ -124,7 +125,8 @@ class Benchmark:
 
     def config(self, row: str, seed: int) -> TrainConfig:
         s = self.spec
-        return self.variants[row].config(data=s.data, data_root=s.data_root, limit=s.limit, seed=seed, epochs=s.epochs)
+        return self.variants[row].config(data=s.data, data_root=s.data_root, limit=s.limit, seed=seed, epochs=s.epochs,
+                                         curve=s.curve)
 
     def folder(self, row: str, seed: int) -> Path:
         return run_folder(self.spec.runs, self.config(row, seed))

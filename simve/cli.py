@@ -109,7 +109,11 @@ def demo(args) -> None:
 # when given), and the options that fill TrainConfig where given (its defaults apply otherwise).
 RESUME_OPTIONS = ("epochs", "device")
 RUN_OPTIONS = ("data_root", "download", "limit", "seed", "batch_size", "views", "lr", "adam_eps", "augment", "device",
-               "precision", "checkpoint_every")
+               "precision", "checkpoint_every", "curve")
+
+
+CURVE_HELP = ("read the learning curve into RUN/curve.jsonl: the linear probe's validation accuracy on every task "
+              "after epochs 1, 2, 4, ..., E/2 and E (doubling, the default) or after every epoch")
 
 
 def _given(args) -> dict:
@@ -155,7 +159,9 @@ def train(args) -> None:
             preset_options, preset_training = preset_settings(args.preset, args.model, shape)
             options, settings = {**preset_options, **options}, {**preset_training, **settings}
         config = TrainConfig(model=args.model, data=args.data, epochs=args.epochs, model_options=options, **settings)
-    train_run(config, args.out, resume=args.resume)
+    from simve.runs import curve_reader
+
+    train_run(config, args.out, resume=args.resume, read_curve_at=curve_reader(config))
     if not distributed.launched().main:
         return  # rank 0 reports
     last = next((r for r in reversed(read_metrics(args.out)) if "train_loss" in r), None)
@@ -257,7 +263,7 @@ def benchmark(args) -> None:
         runs=Path(args.runs or Path("runs") / Path(args.out).name),
         data_root=str(Path(args.data_root).resolve()) if args.data_root else None, limit=args.limit,
         probes=args.probes, particles=args.particles, max_train=args.max_train, sweep=parse_sweep(args.sweep),
-        anchors=args.anchors, preset=args.preset, jobs=args.jobs,
+        anchors=args.anchors, preset=args.preset, jobs=args.jobs, curve=args.curve,
     )
     spec.cluster = _cluster(args, spec.runs)
     print(run_benchmark(spec, args.command_line)[0])
@@ -298,6 +304,8 @@ def _train_parser(commands) -> None:
                    help="bf16: compute the loss under autocast (weights and Adam stay fp32; default fp32)")
     p.add_argument("--checkpoint-every", type=positive_int, metavar="N",
                    help="steps between checkpoints (default 500; also at the end of every epoch)")
+    p.add_argument("--curve", nargs="?", const="doubling", choices=("doubling", "every"),
+                   help=CURVE_HELP)
     p.add_argument("--nproc", type=positive_int, metavar="N",
                    help="train on N processes of this machine, as torchrun --nproc_per_node N would (one per GPU; "
                         "--batch-size is then the batch of all N together)")
@@ -396,6 +404,8 @@ def _many_runs_options(jobs: bool = True) -> argparse.ArgumentParser:
     common.add_argument("--data-root", metavar="DIR")
     common.add_argument("--limit", type=positive_int, metavar="N", help="use at most N train and N test images")
     if jobs:
+        common.add_argument("--curve", nargs="?", const="doubling", default="off", choices=("doubling", "every"),
+                            help=CURVE_HELP.replace("RUN/", "every run's "))
         common.add_argument("--jobs", type=positive_int, default=1, metavar="N",
                             help="train N runs at a time, one process each with its share of the threads (default 1; "
                                  "with --cluster slurm: at most N jobs at once)")
@@ -508,7 +518,7 @@ def tune(args) -> None:
                     seeds=tuple(range(args.seeds)), limit=args.limit, probes=args.probes,
                     data_root=str(Path(args.data_root).resolve()) if args.data_root else None,
                     max_train=args.max_train, preset=args.preset, fixed=fixed,
-                    jobs=args.jobs)
+                    jobs=args.jobs, curve=args.curve)
     spec.cluster = _cluster(args, spec.runs)
     print(run_tuning(spec, args.command_line))
     print(f"wrote {out / spec.name} and {out / 'index.md'}")

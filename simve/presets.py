@@ -56,9 +56,11 @@ def preset_settings(name: str, model: str, image_shape: tuple[int, int, int]) ->
 
 
 def with_preset(variant: Variant, name: str | None, image_shape: tuple[int, int, int]) -> Variant:
-    """``variant`` on top of preset ``name`` (its own settings win); unchanged for no preset, and for a
-    discriminative model, which keeps its own settings."""
-    if name is None or not MODELS[variant.model].generative:
+    """``variant`` on top of its own preset, else preset ``name`` (its own settings win), with the preset
+    spelt out; unchanged for no preset, and for a discriminative model under ``name``, which keeps its own
+    settings (a discriminative row that names a preset itself is refused)."""
+    name = variant.preset or name
+    if name is None or (not variant.preset and not MODELS[variant.model].generative):
         return variant
     options, training = preset_settings(name, variant.model, image_shape)
     return Variant(variant.model, tuple(sorted({**options, **dict(variant.options)}.items())),

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from simve.data import ImageData
 from simve.errors import SimveError
+from simve.evaluate.curve import CurveReader
 from simve.evaluate.probes import PROTOCOL
 from simve.evaluate.report import evaluate
 from simve.evaluate.tasks import TaskSet, build_tasks
@@ -46,12 +47,13 @@ class Variant:
     model: str
     options: tuple[tuple[str, object], ...] = ()
     training: tuple[tuple[str, object], ...] = ()  # views, lr, epochs, batch_size, adam_eps, augment
+    preset: str | None = None  # a settings bundle under this row's own settings (simve.presets), e.g. "paper"
 
     @property
     def label(self) -> str:
-        """``simve prior_var=0.01 views=4``: the model, then each setting."""
+        """``simve prior_var=0.01 views=4``: the model, then each setting (the preset first)."""
         shown = [f"{k}={v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k}={v}"
-                 for k, v in (*self.options, *self.training)]
+                 for k, v in ((("preset", self.preset),) if self.preset else ()) + (*self.options, *self.training)]
         return " ".join([self.model, *shown])
 
     def config(self, **run) -> TrainConfig:
@@ -61,16 +63,20 @@ class Variant:
 
 def parse_variant(text: str) -> Variant:
     """``"simclr:temperature=0.1:epochs=2"`` -> Variant; unknown models and knobs refused in one line,
-    values typed as the model's options (or the training settings) declare."""
+    values typed as the model's options (or the training settings) declare. ``preset=NAME`` puts a
+    settings bundle under the row's own settings (applied by :func:`simve.presets.with_preset`)."""
     model, *items = [part.strip() for part in text.split(":")]
     if model not in MODELS:
         raise SimveError(f"{text!r}: unknown model {model!r}; choose from {', '.join(model_names())}")
     hints = option_hints(model)
-    options, training = {}, {}
+    options, training, bundle = {}, {}, None
     for item in items:
         knob, sep, value = item.partition("=")
         if not sep or not value:
             raise SimveError(f"{text!r}: write each setting as KNOB=VALUE, got {item!r}")
+        if knob == "preset":
+            bundle = value
+            continue
         if knob not in hints and knob not in TRAINING_KNOBS:
             raise SimveError(f"{text!r}: {model} has no option {knob!r}; choose from "
                              f"{', '.join([*hints, *TRAINING_KNOBS])}")
@@ -82,7 +88,7 @@ def parse_variant(text: str) -> Variant:
             kind = "a whole number >= 1" if TRAINING_KNOBS[knob] is int else "positive"
             raise SimveError(f"{text!r}: {knob} must be {kind}, got {value}")
         (options if knob in hints else training)[knob] = typed
-    return Variant(model, tuple(sorted(options.items())), tuple(sorted(training.items())))
+    return Variant(model, tuple(sorted(options.items())), tuple(sorted(training.items())), bundle)
 
 
 # ------------------------------------------------------------------------------------ one run
@@ -90,7 +96,7 @@ def parse_variant(text: str) -> Variant:
 
 # Config fields added after runs were first cached: they enter the hash only when they differ from
 # these defaults, so that every earlier folder keeps its name.
-LATER_FIELDS = {"precision": "fp32"}
+LATER_FIELDS = {"precision": "fp32", "curve": "off"}
 
 
 def run_folder(runs: str | Path, config: TrainConfig) -> Path:
@@ -104,8 +110,13 @@ def run_folder(runs: str | Path, config: TrainConfig) -> Path:
 
 def train_or_reuse(config: TrainConfig, folder: str | Path) -> SSLModel:
     """The trained model of ``config`` in ``folder`` (eval mode): trained there, resumed where a run was
-    interrupted, only loaded where it finished."""
-    return train(config, folder, resume=(Path(folder) / CONFIG).exists())
+    interrupted, only loaded where it finished; its learning curve read where ``config`` asks for one."""
+    return train(config, folder, resume=(Path(folder) / CONFIG).exists(), read_curve_at=curve_reader(config))
+
+
+def curve_reader(config: TrainConfig) -> CurveReader | None:
+    """What reads the curve of a run of ``config`` (None where it reads none)."""
+    return CurveReader(seed=config.seed) if config.curve != "off" else None
 
 
 def data_label(data: str) -> str:

@@ -9,6 +9,9 @@ folder, from which it is reproducible and resumable:
 - ``metrics.jsonl``: one JSON object per line: every ``log_every`` steps ``step, epoch, loss, lr,
   views_per_s, time``, and after each epoch ``step, epoch, train_loss, val_loss, time``
   (``epoch`` counts from 1, ``time`` is seconds of training);
+- ``curve.jsonl`` (runs with a ``curve`` schedule): after the scheduled epochs, one JSON object per probe
+  task: ``step, epoch, seconds`` (of training), ``task, kind, perturbed, accuracy`` (the linear probe's
+  validation accuracy) and ``probe_seconds`` (what reading it cost, outside ``seconds``);
 - ``figures/``: samples and reconstructions of generative models.
 
 On CPU a run is exactly repeatable, and a run of E epochs equals one of k epochs resumed to E,
@@ -42,13 +45,14 @@ from simve.errors import SimveError
 from simve.io import folder_lock, make_folder, remove_stale_temporaries, write_atomic, write_text
 from simve.models import SSLModel, build_model
 
-CONFIG, CHECKPOINT, METRICS, FIGURES = "config.json", "checkpoint.pt", "metrics.jsonl", "figures"
+CONFIG, CHECKPOINT, METRICS, CURVE, FIGURES = "config.json", "checkpoint.pt", "metrics.jsonl", "curve.jsonl", "figures"
 CHECKPOINT_FORMAT = "simve-checkpoint-1"
 CHECKPOINT_KEYS = ("model", "config", "step", "epoch", "batch", "epoch_loss_sum", "elapsed", "model_state",
                    "optimizer_state", "rng")
 RESUMABLE = ("epochs", "device")  # the config fields a resumed run may change
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
+CURVES = ("off", "doubling", "every")  # when a run reads its learning curve (see curve_epochs)
 
 
 @dataclass
@@ -74,6 +78,7 @@ class TrainConfig:
     precision: str = "fp32"  # bf16: the loss under torch.autocast (weights, gradients and Adam stay fp32)
     checkpoint_every: int = 500
     log_every: int = 10
+    curve: str = "off"  # the learning curve's schedule: off, doubling (1, 2, 4, ..., E/2, E) or every epoch
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "views", "checkpoint_every", "log_every"):
@@ -87,6 +92,8 @@ class TrainConfig:
             raise SimveError(f"unknown augmentation preset {self.augment!r}; choose one of {', '.join(PRESETS)}")
         if self.precision not in PRECISIONS:
             raise SimveError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.curve not in CURVES:
+            raise SimveError(f"curve must be one of {', '.join(CURVES)}, got {self.curve!r}")
         if self.device not in DEVICES:
             raise SimveError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
 
@@ -128,6 +135,24 @@ def load_config(run_dir: str | Path) -> TrainConfig:
 def read_metrics(run_dir: str | Path) -> list[dict]:
     """The records of ``metrics.jsonl``, in order (empty if there are none yet)."""
     path = Path(run_dir) / METRICS
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+
+
+def curve_epochs(schedule: str, epochs: int) -> list[int]:
+    """The epochs after which a run of ``epochs`` epochs reads its curve: ``doubling``: 1, 2, 4, 8, ...,
+    half the last (rounded down) and the last, so that the rise over the last doubling of steps is read
+    exactly; ``every``: each epoch; ``off``: none."""
+    if schedule == "every":
+        return list(range(1, epochs + 1))
+    if schedule == "off":
+        return []
+    powers = {2**k for k in range(epochs.bit_length()) if 2**k <= epochs}
+    return sorted(powers | {epochs, max(1, epochs // 2)})
+
+
+def read_curve(run_dir: str | Path) -> list[dict]:
+    """The records of ``curve.jsonl``, in order (empty if the run reads no curve)."""
+    path = Path(run_dir) / CURVE
     return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
@@ -230,22 +255,25 @@ def _restore(state: dict, model: SSLModel, optimizer, path: Path) -> None:
 # --- metrics --------------------------------------------------------------------------------
 
 
-def _log(run_dir: Path, record: dict) -> None:
-    with open(run_dir / METRICS, "a") as f:
-        f.write(json.dumps(record) + "\n")
+def _log(run_dir: Path, *records: dict, name: str = METRICS) -> None:
+    with open(run_dir / name, "a") as f:
+        f.write("".join(json.dumps(record) + "\n" for record in records))
 
 
-def _truncate_metrics(run_dir: Path, step: int) -> None:
-    """Drop the records written after the checkpoint at ``step``: the resumed run writes them again."""
+def _truncate_log(run_dir: Path, step: int, name: str) -> None:
+    """Drop the records of ``name`` written after the checkpoint at ``step``: the resumed run writes them
+    again."""
+    if not (run_dir / name).exists():
+        return
     kept = []
-    for line in (run_dir / METRICS).read_text().splitlines() if (run_dir / METRICS).exists() else []:
+    for line in (run_dir / name).read_text().splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:  # a line cut short by the interruption
             continue
         if record["step"] <= step:
             kept.append(record)
-    write_atomic(run_dir / METRICS, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in kept)))
+    write_atomic(run_dir / name, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in kept)))
 
 
 @torch.no_grad()
@@ -347,8 +375,25 @@ def _resume_rng(state: dict, config: TrainConfig, world, device: torch.device) -
                    "uninterrupted run")
 
 
-def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSLModel:
+def _read_curve(run_dir: Path, model: SSLModel, data, read_curve_at, step: int, epoch: int, elapsed: float) -> None:
+    """One point of the learning curve: ``read_curve_at`` on the model as it is (then back in training
+    mode), one ``curve.jsonl`` record per task."""
+    started = time.perf_counter()
+    records = read_curve_at(model, data)
+    model.train()
+    cost = time.perf_counter() - started
+    _log(run_dir, *({"step": step, "epoch": epoch, "seconds": elapsed, **record, "probe_seconds": cost}
+                    for record in records), name=CURVE)
+
+
+def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, read_curve_at=None) -> SSLModel:
     """Train ``config`` into ``run_dir`` (or continue the run there) and return the model, in eval mode.
+
+    A run with a ``curve`` schedule calls ``read_curve_at(model, data)`` after each epoch of
+    :func:`curve_epochs` (rank 0 only, outside the training seconds) and appends the records it returns
+    (``task, kind, perturbed, accuracy``) to ``curve.jsonl``; the evaluation layer supplies it
+    (:class:`simve.evaluate.curve.CurveReader`). It must leave the random state alone, so that a run
+    with a curve trains exactly as one without.
 
     With ``resume`` the run in ``run_dir`` continues from its checkpoint at the exact batch;
     ``config`` must equal its ``config.json`` except for ``epochs`` and ``device``. Under torchrun
@@ -364,12 +409,16 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> SSL
         raise SimveError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     if not (run_dir / CHECKPOINT).exists():
         resume = False  # stopped before its first checkpoint: nothing was trained, so it starts afresh
+    if config.curve != "off" and read_curve_at is None:
+        raise SimveError(f"the run reads a learning curve ({config.curve}) but was given nothing to read it with; "
+                         "train it with simve train or the run layer (simve.runs.train_or_reuse)")
     device = choose_device(config.device, world.local_rank if world.size > 1 else None)
     with distributed.joined(world, device):
-        return _train(config, run_dir, resume, world, device)
+        return _train(config, run_dir, resume, world, device, read_curve_at)
 
 
-def _train(config: TrainConfig, run_dir: Path, resume: bool, world, device: torch.device) -> SSLModel:
+def _train(config: TrainConfig, run_dir: Path, resume: bool, world, device: torch.device,
+           read_curve_at) -> SSLModel:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
@@ -409,11 +458,13 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, world, device: torc
             remove_stale_temporaries(run_dir)  # left by a process killed while writing
             write_text(run_dir / CONFIG, json.dumps(config.to_dict(), indent=2) + "\n")
             if resume:
-                _truncate_metrics(run_dir, at["step"])
+                for name in (METRICS, CURVE):
+                    _truncate_log(run_dir, at["step"], name)
         if not resume:
             _save(run_dir, model, optimizer, config, at, world)
 
         step, saved_step, elapsed = at["step"], at["step"], at["elapsed"]
+        curve_at = set(curve_epochs(config.curve, config.epochs))
         bar = tqdm(total=config.epochs * len(loader), initial=step, unit="step", disable=None if world.main else True,
                    desc=f"{config.model} on {data.name}" + (f", {world.size} processes" if world.size > 1 else ""))
         window_views, window_time = 0, 0.0
@@ -458,6 +509,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, world, device: torc
                 if end_of_epoch and world.main:
                     _log(run_dir, {"step": step, "epoch": epoch + 1, "train_loss": loss_sum / len(loader),
                                    "val_loss": validation_loss(model, val_loader, config.seed), "time": elapsed})
+                    if epoch + 1 in curve_at:
+                        _read_curve(run_dir, model, data, read_curve_at, step, epoch + 1, elapsed)
                 now_at = {"step": step, "epoch": epoch + end_of_epoch, "batch": 0 if end_of_epoch else batch,
                           "epoch_loss_sum": 0.0 if end_of_epoch else loss_sum, "elapsed": elapsed}
                 _save(run_dir, model, optimizer, config, now_at, world)

@@ -69,6 +69,7 @@ class TuneSpec:
     fixed: dict[str, str] = field(default_factory=dict)  # settings every point shares
     jobs: int = 1  # training processes at a time
     cluster: Cluster | None = None  # train the runs as submitit jobs there instead
+    curve: str = "off"  # every run's learning-curve schedule (simve.train.curve_epochs)
 
     @property
     def name(self) -> str:
@@ -122,7 +123,8 @@ class Tuning:
 
     def config(self, variant: Variant, seed: int) -> TrainConfig:
         s = self.spec
-        return variant.config(data=s.data, data_root=s.data_root, limit=s.limit, seed=seed, epochs=s.epochs)
+        return variant.config(data=s.data, data_root=s.data_root, limit=s.limit, seed=seed, epochs=s.epochs,
+                              curve=s.curve)
 
     def scored(self, variant: Variant, scored: str) -> list[dict]:
         """The summaries of ``variant`` over the seeds, with the probes read on ``scored`` (val or test)."""
