@@ -69,6 +69,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.machinery
 import importlib.util
 import json
 import math
@@ -131,6 +132,7 @@ def _stub_sklearn() -> list[str]:
              "sklearn.metrics": ("adjusted_rand_score", "normalized_mutual_info_score")}
     for module_name, attributes in names.items():
         module = types.ModuleType(module_name)
+        module.__spec__ = importlib.machinery.ModuleSpec(module_name, None)  # find_spec (torch._dynamo) needs one
         for attribute in attributes:
             module.__dict__[attribute] = _unavailable(f"{module_name}.{attribute}")
         sys.modules[module_name] = module
@@ -147,6 +149,8 @@ def import_official(root: Path, argv: list[str]) -> types.SimpleNamespace:
     """``main.py`` (as a module, under ``argv``) and ``src.model.models``, ``src.data.data_loader``,
     ``src.utils.utils`` from ``root``."""
     ensure_importable()
+    import torchvision  # noqa: F401  (and torch._dynamo, which find_spec()s modules) before the sklearn stubs
+
     os.environ.setdefault("MPLBACKEND", "Agg")  # src/utils/plotting.py imports pyplot
     stubs = _stub_sklearn()
     sys.dont_write_bytecode = True

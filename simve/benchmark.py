@@ -11,6 +11,7 @@ figure, between "keeps everything" and "invariant". Every run goes through :mod:
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +19,14 @@ from pathlib import Path
 import torch
 
 from simve.errors import SimveError
+from simve.evaluate.curve import RISING, curve_points, last_doubling
 from simve.evaluate.features import extract_features
 from simve.evaluate.probes import PROBES, PROTOCOL
 from simve.evaluate.report import comparison_table, markdown_table, summarise
 from simve.models import MODELS, benchmark_models, build_model, option_hints, parse_value
-from simve.models.anchors import ANCHORS, RawPixels
+from simve.models.anchors import ANCHORS, PCA, RawPixels
 from simve.models.generative import default_latent_dim
-from simve.plots import save_tradeoff
+from simve.plots import save_curves, save_tradeoff
 from simve.presets import with_preset
 from simve.runs import (
     TRAINING_KNOBS,
@@ -44,7 +46,7 @@ from simve.runs import (
     write_results,
 )
 from simve.stats import STD_CONVENTION, mean_std
-from simve.train import TrainConfig
+from simve.train import TrainConfig, read_curve
 
 
 @dataclass
@@ -117,6 +119,7 @@ class Benchmark:
         self.data = self.workspace.data(self.anchor_config(spec.seeds[0]))
         self.variants, self.swept = benchmark_rows(spec, self.data.image_shape)  # checked before any work
         self.compute: dict[str, list[dict]] = {}
+        self.curves: dict[str, list[list[dict]]] = {}  # row -> one curve (curve_points) per seed
 
     def anchor_config(self, seed: int) -> TrainConfig:
         """The untrained random encoder's config: also the key of a seed's data for the anchors."""
@@ -139,15 +142,17 @@ class Benchmark:
         config = self.anchor_config(seed)
         data = self.workspace.data(config)
         torch.manual_seed(seed)
-        models = dict(zip(ANCHORS, (RawPixels(), build_model("simclr", data.image_shape))))
+        random_encoder = build_model("simclr", data.image_shape)  # its weights: the seed's first draws
+        models = {"raw pixels": RawPixels, "random encoder": lambda: random_encoder,
+                  "pca": lambda: PCA(data.train.images, default_latent_dim(data.image_shape))}
         key = {**self.spec.evaluation(config.views, seed), "particles": 0, "limit": self.spec.limit,
                "probe_protocol": PROTOCOL}
         evaluations = {}
         for row in self.spec.anchors:
             print(f"anchor: {row}, seed {seed}", file=sys.stderr, flush=True)
             evaluations[row] = cached(self.spec.runs / f"anchor-{row.replace(' ', '-')}-s{seed}.json", key,
-                                      lambda model=models[row]: self.workspace.evaluate(
-                                          model, config, self.spec.probes, self.spec.max_train))
+                                      lambda make=models[row]: self.workspace.evaluate(
+                                          make(), config, self.spec.probes, self.spec.max_train))
         return evaluations
 
     def plain_rows(self) -> list[str]:
@@ -178,6 +183,8 @@ class Benchmark:
                 per_row.setdefault(row, []).append(evaluated(config, folder, "benchmark", key, self.measure))
                 self.compute.setdefault(row, []).append(
                     compute_used(config, folder, len(self.workspace.data(config).train)))
+                if config.curve != "off":
+                    self.curves.setdefault(row, []).append(curve_points(read_curve(folder)))
         return per_row
 
 
@@ -241,15 +248,71 @@ def _write(benchmark: Benchmark, per_row: dict[str, list[dict]], command: str, s
         "Columns: linear-probe test accuracy (%) on the content (class) task and the mean over style tasks "
         "whose factor the training augmentations keep, perturb, or neither (attributes); L_align and L_uniform "
         "on l2-normalised test features.\n\n"
-        + comparison_table({row: [summarise(r) for r in runs] for row, runs in per_row.items()})
+        + comparison_table(_with_rise(per_row, benchmark.curves))
     )
+    if benchmark.curves:
+        summary += "\n" + curve_table(benchmark.curves, benchmark.compute) + "\n"
     summary += "\n" + compute_table(benchmark.compute) + "\n"
     table = "\n".join(part for part in (summary, _bounds_table(per_row), "## Every task and probe (mean over seeds)\n\n"
                                         + _mean_task_table(per_row, spec.probes)) if part)
     meta = {"epochs": spec.epochs, "seeds": len(spec.seeds), "preset": spec.preset, "compute": benchmark.compute,
+            "curve": spec.curve,
             "data": {"name": data_label(spec.data), "train": len(data.train), "val": len(data.val), "test": len(data.test)}}
-    write_results(spec.out, spec.title or f"simve benchmark: {spec.data}", command, seconds, table, per_row, meta)
+    write_results(spec.out, spec.title or f"simve benchmark: {spec.data}", command, seconds, table, per_row, meta,
+                  sections={"curves": benchmark.curves} if benchmark.curves else None)
     return summary
+
+
+def still_rising(curves: list[list[dict]]) -> bool:
+    """Whether a row's validation content rose by more than :data:`RISING` over its last doubling of steps
+    (the mean over its seeds)."""
+    rises = [r for r in (last_doubling(points) for points in curves) if r is not None]
+    return bool(rises) and sum(rises) / len(rises) > RISING
+
+
+def _with_rise(per_row: dict[str, list[dict]], curves: dict[str, list[list[dict]]]) -> dict[str, list[dict]]:
+    """Every row's summaries over seeds, with the curve's rise over the last doubling where there is a curve;
+    a row still rising is named so."""
+    rows = {}
+    for row, runs in per_row.items():
+        summaries = [summarise(r) for r in runs]
+        if row in curves:
+            summaries = [{**s, "content_rise": last_doubling(points) if last_doubling(points) is not None
+                          else math.nan} for s, points in zip(summaries, curves[row])]
+        rows[f"{row} (still rising)" if row in curves and still_rising(curves[row]) else row] = summaries
+    return rows
+
+
+def curve_table(curves: dict[str, list[list[dict]]], compute: dict[str, list[dict]]) -> str:
+    """Per row with a curve: validation content and perturbed style at its last reading and their rise
+    over the last doubling of steps (mean ± std over seeds), what reading the curve cost, and the rows still
+    rising."""
+    def cell(values) -> str:
+        values = [v for v in values if v is not None]
+        if not values:
+            return ""
+        stats = mean_std(values)
+        return f"{100 * stats['mean']:.1f}" + (f" ± {100 * stats['std']:.1f}" if len(values) > 1 else "")
+
+    lines = ["Learning curves: linear probe fitted on a fixed subset of the train images, accuracy read on the "
+             "validation split (the test split is never read by a curve); figures/curves.png draws them. Rise: "
+             "from half the last step to the last step, in points.", "",
+             "| model | val content | rise | val perturbed style | rise | readings | curve cost |",
+             "|---|---|---|---|---|---|---|"]
+    for row, runs in curves.items():
+        cost = sum(p["probe_seconds"] for points in runs for p in points) / max(
+            1e-9, sum(r["train_seconds"] for r in compute[row]))
+        lines.append(f"| {row} | {cell(p[-1]['content'] for p in runs)} | {cell(last_doubling(p) for p in runs)} | "
+                     f"{cell(p[-1]['style_perturbed'] for p in runs)} | "
+                     f"{cell(last_doubling(p, 'style_perturbed') for p in runs)} | {len(runs[0])} | "
+                     f"{100 * cost:.1f} % |")
+    rising = [row for row, runs in curves.items() if still_rising(runs)]
+    lines += ["", (f"Still rising (validation content gained more than {100 * RISING:.0f} point over the last "
+                   f"doubling of steps): {', '.join(rising)}. Their numbers are not converged: a longer budget "
+                   "would move them." if rising else
+                   f"Every row's validation content gained at most {100 * RISING:.0f} point over its last doubling "
+                   "of steps: the curves have flattened at this budget.")]
+    return "\n".join(lines)
 
 
 def _figures(benchmark: Benchmark, per_row: dict[str, list[dict]]) -> None:
@@ -258,6 +321,8 @@ def _figures(benchmark: Benchmark, per_row: dict[str, list[dict]]) -> None:
     summaries = {row: [summarise(r) for r in runs] for row, runs in per_row.items()}
     means = {row: {k: mean_std(s[k] for s in runs)["mean"] for k in runs[0]} for row, runs in summaries.items()}
     save_tradeoff(means, figures / "content_vs_style.png", {row: benchmark.group(row) for row in means})
+    if benchmark.curves:
+        save_curves(benchmark.curves, figures / "curves.png", {row: benchmark.group(row) for row in benchmark.curves})
     for row in benchmark.plain_rows():
         run_figures = benchmark.folder(row, spec.seeds[0]) / "figures"
         for name in ("reconstructions", "samples", "same_content_new_style"):

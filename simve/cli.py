@@ -448,9 +448,10 @@ def _benchmark_parser(commands) -> None:
     p.add_argument("--preset", choices=SETTING_PRESETS,
                    help="settings under every generative row: paper = the official SimVAE objective and optimiser")
     p.add_argument("--anchors", type=_anchor_list, default=ANCHORS, metavar="LIST",
-                   help="anchor rows, comma-separated: raw-pixels, random-encoder (default both)")
+                   help="anchor rows, comma-separated: raw-pixels, random-encoder, pca (the train images' first d "
+                        "principal components, d the generative latent size) (default all three)")
     p.add_argument("--no-anchors", dest="anchors", action="store_const", const=(),
-                   help="leave out both anchor rows (for a quick sweep)")
+                   help="leave out the anchor rows (for a quick sweep)")
     p.set_defaults(run=benchmark)
 
 
@@ -595,7 +596,7 @@ def _anchor_list(text: str) -> tuple[str, ...]:
     names = tuple(n.strip().replace("-", " ") for n in text.split(",") if n.strip())
     unknown = [n for n in names if n not in ANCHORS]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown anchor {', '.join(unknown)}; choose from raw-pixels, random-encoder")
+        raise argparse.ArgumentTypeError(f"unknown anchor {', '.join(unknown)}; choose from raw-pixels, random-encoder, pca")
     return names
 
 

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -155,4 +156,46 @@ def save_tuning_map(points: dict[str, list[tuple[float, float, bool]]], path: st
     ax.set_title("every grid point tuned here; stars: the settings chosen on validation", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
+    return _write_figure(fig, path)
+
+
+CURVE_PANELS = (("content", "content"), ("style_perturbed", "style the augmentations perturb"),
+                ("style_kept", "style the augmentations keep"))
+
+
+def save_curves(curves: dict[str, list[list[dict]]], path: str | Path, groups: dict[str, str] | None = None) -> Path:
+    """Validation accuracy against optimiser steps (left) and training seconds (right), one panel row per
+    kind of task the data has (content, perturbed style, kept style), one line per model: the mean over
+    its seeds, the band from their lowest to their highest reading.
+
+    ``curves``: model -> one list of points per seed (``step``, ``seconds`` and the accuracy of each kind;
+    :func:`simve.evaluate.curve.curve_points`); ``groups``: model -> generative (solid lines) or
+    discriminative (dashed)."""
+    panels = [(key, label) for key, label in CURVE_PANELS
+              if any(p[key] is not None for runs in curves.values() for points in runs for p in points)]
+    fig, axes = plt.subplots(len(panels), 2, figsize=(11, 3.4 * len(panels)), squeeze=False)
+    for (name, runs), colour in zip(curves.items(), plt.cm.tab10.colors * 3):
+        n = min(len(points) for points in runs)
+        style = "-" if (groups or {}).get(name) == "generative" else "--"
+        for r, (key, _) in enumerate(panels):
+            values = torch.tensor([[p[key] if p[key] is not None else math.nan for p in points[:n]] for points in runs])
+            mean, low, high = values.mean(0), values.min(0).values, values.max(0).values
+            for c, axis in enumerate(("step", "seconds")):
+                x = torch.tensor([[p[axis] for p in points[:n]] for points in runs], dtype=torch.float64).mean(0)
+                ax = axes[r, c]
+                ax.plot(x, 100 * mean, style, marker="o", ms=3, color=colour, label=name if r == c == 0 else None)
+                if len(runs) > 1:
+                    ax.fill_between(x, 100 * low, 100 * high, color=colour, alpha=0.15, lw=0)
+    for r, (_, label) in enumerate(panels):
+        for c, xlabel in enumerate(("optimiser steps", "training seconds (this machine)")):
+            ax = axes[r, c]
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(f"{label}\n(validation, linear probe %)", fontsize=9)
+            ax.grid(alpha=0.3, which="both")
+    fig.legend(fontsize=8, loc="upper center", ncol=min(4, len(curves)), bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle("learning curves: mean over seeds, band from the lowest to the highest seed", fontsize=10)
+    fig.tight_layout()
     return _write_figure(fig, path)

@@ -299,12 +299,14 @@ def timer() -> Callable[[], float]:
 
 
 def write_results(out_dir: str | Path, title: str, command: str, seconds: float, table: str, results: dict,
-                  meta: dict | None = None) -> tuple[Path, Path]:
-    """``results.json`` (``meta``: command, wall time, machine, versions and ``meta``; then ``results``)
-    and ``table.md`` (``# title``, the command and wall time, then ``table``), both atomically."""
+                  meta: dict | None = None, sections: dict | None = None) -> tuple[Path, Path]:
+    """``results.json`` (``meta``: command, wall time, machine, versions, the probe protocol and ``meta``;
+    then ``results``, then any further ``sections``) and ``table.md`` (``# title``, the command and wall
+    time, then ``table``), both atomically."""
     out_dir = Path(out_dir)
-    made = {"command": command, "seconds": seconds, "machine": machine(), "versions": versions(), **(meta or {})}
-    json_path = write_json(out_dir / "results.json", {"meta": made, "results": results})
+    made = {"command": command, "seconds": seconds, "machine": machine(), "versions": versions(),
+            "probe_protocol": PROTOCOL, **(meta or {})}
+    json_path = write_json(out_dir / "results.json", {"meta": made, "results": results, **(sections or {})})
     header = f"# {title}\n\nMade by `{command}` in {seconds / 60:.1f} min on {machine()}.\n\n"
     table_path = write_text(out_dir / "table.md", header + table.rstrip() + "\n")
     return json_path, table_path

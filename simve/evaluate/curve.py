@@ -57,3 +57,38 @@ class CurveReader:
             records.append({"task": task.name, "kind": task.kind, "perturbed": task.perturbed,
                             "accuracy": result["val_accuracy"]})
         return records
+
+
+# --------------------------------------------------------------------------------- reading a curve
+
+KINDS = {"content": lambda r: r["kind"] == "content",
+         "style_kept": lambda r: r["kind"] == "style" and r["perturbed"] is False,
+         "style_perturbed": lambda r: r["kind"] == "style" and r["perturbed"] is True,
+         "style_other": lambda r: r["kind"] == "style" and r["perturbed"] is None}
+RISING = 0.01  # a row whose validation content rose by more than this over its last doubling of steps is still rising
+
+
+def curve_points(records: list[dict]) -> list[dict]:
+    """A run's ``curve.jsonl`` records as one point per reading: ``step, epoch, seconds, probe_seconds`` and
+    the mean validation accuracy of each kind of task (``content``, ``style_kept``, ``style_perturbed``,
+    ``style_other``; None where the data has no task of that kind)."""
+    points: dict[int, list[dict]] = {}
+    for record in records:
+        points.setdefault(record["step"], []).append(record)
+    summary = []
+    for step, rows in sorted(points.items()):
+        point = {key: rows[0][key] for key in ("step", "epoch", "seconds", "probe_seconds")}
+        for kind, select in KINDS.items():
+            values = [r["accuracy"] for r in rows if select(r)]
+            point[kind] = sum(values) / len(values) if values else None
+        summary.append(point)
+    return summary
+
+
+def last_doubling(points: list[dict], key: str = "content") -> float | None:
+    """How much ``key`` rose from the reading at half the last step (or the latest before it) to the last
+    reading; None for a curve without such a pair of readings."""
+    if not points or points[-1][key] is None:
+        return None
+    earlier = [p for p in points[:-1] if p["step"] <= points[-1]["step"] / 2 and p[key] is not None]
+    return points[-1][key] - earlier[-1][key] if earlier else None

@@ -89,8 +89,9 @@ def summarise(results: dict, probe: str = "linear") -> dict[str, float]:
 
 
 COLUMNS = {"content": "content", "style_kept": "style kept", "style_perturbed": "style perturbed",
-           "style_other": "style (attributes)", "align": "L_align", "uniform": "L_uniform"}
-PERCENT = ("content", "style_kept", "style_perturbed", "style_other")
+           "style_other": "style (attributes)", "align": "L_align", "uniform": "L_uniform",
+           "content_rise": "val content rise, last doubling"}
+PERCENT = ("content", "style_kept", "style_perturbed", "style_other", "content_rise")
 
 
 def comparison_table(rows: dict[str, list[dict[str, float]]]) -> str:
@@ -102,6 +103,9 @@ def comparison_table(rows: dict[str, list[dict[str, float]]]) -> str:
         cells = []
         for column in columns:
             stats = mean_std(s.get(column, math.nan) for s in runs)
+            if not math.isfinite(stats["mean"]):
+                cells.append("–")
+                continue
             scale, digits = (100, 1) if column in PERCENT else (1, 3)
             cell = f"{scale * stats['mean']:.{digits}f}"
             cells.append(cell + (f" ± {scale * stats['std']:.{digits}f}" if len(runs) > 1 else ""))

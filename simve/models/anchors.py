@@ -1,4 +1,5 @@
-"""The anchor rows of a benchmark that no training made: probes on the raw pixels themselves."""
+"""The anchor rows of a benchmark that no training made: probes on the raw pixels themselves, and on
+their principal components."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import torch
 
 from simve.models.base import SSLModel
 
-ANCHORS = ("raw pixels", "random encoder")  # a benchmark's untrained rows: these pixels, an untrained encoder
+# A benchmark's untrained rows: these pixels, an untrained encoder, and the pixels' first d principal
+# components (d the generative latent size), fitted on the train images.
+ANCHORS = ("raw pixels", "random encoder", "pca")
 
 
 class RawPixels(SSLModel):
@@ -16,3 +19,23 @@ class RawPixels(SSLModel):
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         return images.flatten(1)
+
+
+class PCA(SSLModel):
+    """The pixels' coordinates on their first ``dim`` principal axes: ``f(x) = V_d^T (x - m)``, with ``m`` the
+    mean train image and ``V_d`` the top ``dim`` right singular vectors of the centred train images (in
+    [0, 1], flattened). A linear, unsupervised map of the latent size: what a linear encoder learns from
+    pixel variance alone."""
+
+    name = "pca"
+
+    def __init__(self, train_images: torch.Tensor, dim: int):
+        super().__init__()
+        x = train_images.flatten(1).double() / 255.0
+        mean = x.mean(0)
+        axes = torch.linalg.svd(x - mean, full_matrices=False).Vh[:dim]
+        self.register_buffer("mean", mean.float())
+        self.register_buffer("axes", axes.float())
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        return (images.flatten(1) - self.mean) @ self.axes.T
