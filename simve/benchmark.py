@@ -294,9 +294,9 @@ def curve_table(curves: dict[str, list[list[dict]]], compute: dict[str, list[dic
         stats = mean_std(values)
         return f"{100 * stats['mean']:.1f}" + (f" ± {100 * stats['std']:.1f}" if len(values) > 1 else "")
 
-    lines = ["Learning curves: linear probe fitted on a fixed subset of the train images, accuracy read on the "
-             "validation split (the test split is never read by a curve); figures/curves.png draws them. Rise: "
-             "from half the last step to the last step, in points.", "",
+    lines = [("Learning curves: linear probe fitted on a fixed subset of the train images, accuracy read on the "
+              "validation split (the test split is never read by a curve); figures/curves.png draws them. Rise: "
+              "from half the last step to the last step, in points."), "",
              "| model | val content | rise | val perturbed style | rise | readings | curve cost |",
              "|---|---|---|---|---|---|---|"]
     for row, runs in curves.items():
