@@ -1,0 +1,143 @@
+"""Learning curves (``--curve``): the schedule, exact resumes, no test-split reads, the tables' marks."""
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from simve.benchmark import _with_rise, curve_table, still_rising
+from simve.cli import main
+from simve.errors import SimveError
+from simve.evaluate.curve import CurveReader, curve_points, last_doubling
+from simve.models import SSLModel
+from simve.runs import curve_reader
+from simve.train import CHECKPOINT, TrainConfig, curve_epochs, read_curve, train
+
+KEPT = ("step", "epoch", "task", "kind", "perturbed", "accuracy")  # everything but the wall-clock seconds
+
+
+def config(**changes) -> TrainConfig:
+    """A 4-dim VAE on 200 glyphs: 11 steps an epoch, a curve after epochs 1, 2 and 4."""
+    return TrainConfig(**{"model": "vae", "data": "glyphs", "limit": 200, "epochs": 4, "batch_size": 16, "lr": 3e-3,
+                          "model_options": {"latent_dim": 4}, "checkpoint_every": 5, "device": "cpu",
+                          "curve": "doubling", **changes})
+
+
+def kept(run) -> list[dict]:
+    return [{k: r[k] for k in KEPT} for r in read_curve(run)]
+
+
+def weights(model: SSLModel) -> dict:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("schedule, epochs, expected", [
+    ("doubling", 100, [1, 2, 4, 8, 16, 32, 50, 64, 100]),
+    ("doubling", 20, [1, 2, 4, 8, 10, 16, 20]),
+    ("doubling", 1, [1]),
+    ("doubling", 3, [1, 2, 3]),
+    ("every", 3, [1, 2, 3]),
+    ("off", 5, []),
+])
+def test_the_schedule_doubles_and_holds_half_the_last_epoch(schedule, epochs, expected):
+    assert curve_epochs(schedule, epochs) == expected
+
+
+def test_a_curve_is_read_at_its_epochs_without_changing_the_training(tmp_path):
+    with_curve = weights(train(config(), tmp_path / "curve", read_curve_at=curve_reader(config())))
+    without = weights(train(config(curve="off"), tmp_path / "plain"))
+    assert all(torch.equal(with_curve[k], without[k]) for k in without)  # the readings leave the RNG alone
+    records = read_curve(tmp_path / "curve")
+    assert sorted({r["epoch"] for r in records}) == [1, 2, 4]
+    assert {r["step"] for r in records} == {11, 22, 44}
+    tasks = {r["task"] for r in records}
+    assert "content" in tasks and any(t.startswith("style:") for t in tasks)
+    points = curve_points(records)
+    assert [p["step"] for p in points] == [11, 22, 44]
+    assert all(0.0 <= p["content"] <= 1.0 and p["probe_seconds"] > 0 for p in points)
+    assert points[-1]["content"] > 0.15  # ten classes (chance 0.1) and 20 validation images
+    assert points[-1]["seconds"] > points[0]["seconds"]
+
+
+def test_a_resumed_curve_equals_an_uninterrupted_one(tmp_path, monkeypatch):
+    train(config(), tmp_path / "straight", read_curve_at=curve_reader(config()))
+    run = tmp_path / "resumed"
+    original = CurveReader.__call__
+
+    def killed(self, model, data):  # the process dies while reading the curve of epoch 4, before its checkpoint
+        raise KeyboardInterrupt
+
+    train(config(epochs=2), run, read_curve_at=curve_reader(config()))  # epochs 1 and 2 read
+    monkeypatch.setattr(CurveReader, "__call__", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(config(epochs=4), run, resume=True, read_curve_at=curve_reader(config()))
+    monkeypatch.setattr(CurveReader, "__call__", original)
+    checkpoint = torch.load(run / CHECKPOINT, weights_only=True)
+    assert checkpoint["step"] < 44  # the reading of epoch 4 was cut before the run was saved there
+    train(config(epochs=4), run, resume=True, read_curve_at=curve_reader(config()))
+    straight, resumed = kept(tmp_path / "straight"), kept(run)
+    # the 2-epoch run reads epochs 1 and 2 (half of 2 is 1): the same readings as the 4-epoch run's
+    assert straight == resumed
+
+
+class NoTestSplit:
+    """Stands for a test split that must not be read: any use of it fails the test."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the curve read the test split ({name})")
+
+    def __len__(self):
+        raise AssertionError("the curve read the test split (len)")
+
+
+def test_a_curve_never_reads_the_test_split(tmp_path, monkeypatch):
+    load = TrainConfig.load_data
+    monkeypatch.setattr(TrainConfig, "load_data", lambda self: dataclasses.replace(load(self), test=NoTestSplit()))
+    train(config(epochs=2), tmp_path / "run", read_curve_at=curve_reader(config(epochs=2)))
+    assert len(read_curve(tmp_path / "run")) > 0
+
+
+def test_the_curve_scores_the_validation_split_with_the_capped_train_subset():
+    data = config().load_data()
+    reader = CurveReader(seed=0, max_train=50)
+    scored = reader.scored_data(data)
+    assert len(scored.train) == 50 and scored.test is data.val and scored.val is data.val
+    again = reader.scored_data(data)
+    assert torch.equal(scored.train.images, again.train.images)  # the same subset at every reading
+
+
+def test_train_refuses_a_curve_it_cannot_read(tmp_path):
+    with pytest.raises(SimveError, match="reads a learning curve"):
+        train(config(), tmp_path / "run")
+
+
+def test_simve_train_curve_writes_curve_jsonl(tmp_path, capsys):
+    run = tmp_path / "run"
+    code = main(["train", "--model", "vae", "--data", "glyphs", "--limit", "200", "--epochs", "2", "--batch-size", "16",
+                 "--latent-dim", "4", "--curve", "--out", str(run)])
+    assert code == 0
+    assert json.loads((run / "config.json").read_text())["curve"] == "doubling"
+    assert sorted({r["epoch"] for r in read_curve(run)}) == [1, 2]
+
+
+def point(step, content, style=None, seconds=1.0):
+    return {"step": step, "epoch": step, "seconds": seconds, "probe_seconds": 0.1, "content": content,
+            "style_kept": None, "style_perturbed": style, "style_other": None}
+
+
+def test_the_last_doubling_and_the_rows_still_rising():
+    rising = [point(1, 0.3), point(2, 0.5), point(4, 0.55)]  # +5 points over the last doubling
+    flat = [point(1, 0.3), point(2, 0.6), point(4, 0.605)]  # +0.5 point
+    assert last_doubling(rising) == pytest.approx(0.05) and last_doubling(flat) == pytest.approx(0.005)
+    assert last_doubling([point(3, 0.4)]) is None
+    assert still_rising([rising, rising]) and not still_rising([flat, flat])
+    assert still_rising([rising, flat])  # the mean over seeds (2.75 points) decides
+    summaries = {"tasks": {"content": {"kind": "content", "perturbed": None,
+                                       "probes": {"linear": {"test_accuracy": 0.5}}}}}
+    rows = _with_rise({"a": [summaries], "b": [summaries], "anchor": [summaries]}, {"a": [rising], "b": [flat]})
+    assert set(rows) == {"a (still rising)", "b", "anchor"}
+    assert rows["b"][0]["content_rise"] == pytest.approx(0.005) and "content_rise" not in rows["anchor"][0]
+    table = curve_table({"a": [rising], "b": [flat]}, {"a": [{"train_seconds": 10.0}], "b": [{"train_seconds": 10.0}]})
+    assert "Still rising (validation content gained more than 1 point over the last doubling of steps): a." in table
+    assert "| a | 55.0 | 5.0 |" in table and "| 3 | 3.0 % |" in table
