@@ -258,6 +258,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                   f"{OFFICIAL_INIT_SEED} = the official weights)")
     p.add_argument("--entropy", choices=("official", "correct"), default="official")
     p.add_argument("--curve-epochs", help="comma-separated epochs (default 1, 2, 4, ..., E/2, E); 'none' for none")
+    p.add_argument("--test-epochs", default="",
+                   help="comma-separated epochs before the last at which the test content is scored too (the weights "
+                        "after E epochs of a longer run are those of an E-epoch run: no lr schedule)")
     p.add_argument("--data-root", default=os.environ.get("SIMVE_DATA"), help="simve data root (default $SIMVE_DATA)")
     p.add_argument("--train-limit", type=int, help="cut the train split to its first N images (smoke tests)")
     p.add_argument("--batch", type=int, default=64, help="images a step (official: -B 128 // 2 views = 64)")
@@ -315,6 +318,21 @@ def write(path: Path, record: dict) -> None:
     tmp.replace(path)
 
 
+def test_probe(model, train_split, data, device, seed: int) -> dict:
+    """simve's linear probe on the features of the whole train split, l2 chosen on val, test scored once."""
+    features = [embed(model, split.images, device) for split in (train_split, data.val, data.test)]
+    return linear_probe(*zip(features, (train_split.labels, data.val.labels, data.test.labels)), seed=seed,
+                        max_train=TEST_MAX_TRAIN)
+
+
+def score_test(model, train_split, data, device, seed: int) -> float:
+    """The test content accuracy of the weights as they are (the random state left as it was)."""
+    rng = torch.get_rng_state()
+    accuracy = test_probe(model, train_split, data, device, seed)["test_accuracy"]
+    torch.set_rng_state(rng)
+    return accuracy
+
+
 def run(args) -> dict:
     torch.set_num_threads(args.threads)
     with contextlib.suppress(RuntimeError):
@@ -330,6 +348,7 @@ def run(args) -> dict:
     rows = torch.randperm(len(train_split), generator=torch.Generator().manual_seed(args.seed))
     curve_rows = rows[:CURVE_MAX_TRAIN].sort().values  # the train subset simve's CurveReader fits on
     schedule = parse_curve_epochs(args.curve_epochs, args.epochs)
+    test_epochs = {int(e) for e in args.test_epochs.split(",") if e.strip()}
 
     with tempfile.TemporaryDirectory(prefix="official_simvae_") as workdir:
         root, commit = official_source(args.official, args.commit, workdir)
@@ -357,7 +376,7 @@ def run(args) -> dict:
                      "val": len(data.val), "test": len(data.test), "train_limit": args.train_limit,
                      "curve_train": len(curve_rows)},
             "steps_per_epoch": len(loader), "steps": 0, "training_seconds": 0.0, "steps_per_second": None,
-            "curve_epochs": schedule, "curve": [], "epoch_losses": [], "test_content_accuracy": None,
+            "curve_epochs": schedule, "curve": [], "epoch_losses": [], "test_content_accuracy": None, "tests": [],
             "description": describe(args, commit, info, official.stubs), "command": command, "finished": False,
             "torch": torch.__version__,
         }
@@ -393,11 +412,13 @@ def run(args) -> dict:
                       flush=True)
                 write(out, record)
 
-        f_train = embed(model, train_split.images, device)
-        f_val = embed(model, data.val.images, device)
-        f_test = embed(model, data.test.images, device)
-        result = linear_probe((f_train, train_split.labels), (f_val, data.val.labels), (f_test, data.test.labels),
-                              seed=args.seed, max_train=TEST_MAX_TRAIN)
+            if epoch in test_epochs and epoch < args.epochs:
+                record["tests"].append({"epoch": epoch, "step": steps,
+                                        "test_content_accuracy": score_test(model, train_split, data, device, args.seed)})
+                write(out, record)
+
+        result = test_probe(model, train_split, data, device, args.seed)
+        record["tests"].append({"epoch": args.epochs, "step": steps, "test_content_accuracy": result["test_accuracy"]})
         record.update(test_content_accuracy=result["test_accuracy"],
                       test_probe={"val_accuracy": result["val_accuracy"], "l2": result["chosen"]["l2"],
                                   "on_edge": result["on_edge"], "max_train": TEST_MAX_TRAIN}, finished=True)
