@@ -23,6 +23,7 @@ from simve.evaluate.curve import RISING, curve_points, last_doubling
 from simve.evaluate.features import extract_features
 from simve.evaluate.probes import PROBES, PROTOCOL
 from simve.evaluate.report import comparison_table, markdown_table, summarise
+from simve.io import read_json
 from simve.models import MODELS, benchmark_models, build_model, option_hints, parse_value
 from simve.models.anchors import ANCHORS, PCA, RawPixels
 from simve.models.generative import default_latent_dim
@@ -248,7 +249,7 @@ def _write(benchmark: Benchmark, per_row: dict[str, list[dict]], command: str, s
         "Columns: linear-probe test accuracy (%) on the content (class) task and the mean over style tasks "
         "whose factor the training augmentations keep, perturb, or neither (attributes); L_align and L_uniform "
         "on l2-normalised test features.\n\n"
-        + comparison_table(_with_rise(per_row, benchmark.curves))
+        + summary_table(per_row, benchmark.curves)
     )
     if benchmark.curves:
         summary += "\n" + curve_table(benchmark.curves, benchmark.compute) + "\n"
@@ -261,6 +262,28 @@ def _write(benchmark: Benchmark, per_row: dict[str, list[dict]], command: str, s
     write_results(spec.out, spec.title or f"simve benchmark: {spec.data}", command, seconds, table, per_row, meta,
                   sections={"curves": benchmark.curves} if benchmark.curves else None)
     return summary
+
+
+def read_benchmark(folder: str | Path) -> tuple[dict, dict[str, list[dict]], dict[str, list[list[dict]]]]:
+    """What :func:`run_benchmark` wrote to ``folder/results.json``: its meta (command, data, epochs, ...), every
+    row's evaluations (one per seed) and every row's curves (one per seed; empty without ``--curve``)."""
+    path = Path(folder) / "results.json"
+    if not path.is_file():
+        raise SimveError(f"{folder} holds no benchmark results (no results.json); give a folder that "
+                         "simve benchmark --out wrote")
+    stored = read_json(path)
+    return stored["meta"], stored["results"], stored.get("curves", {})
+
+
+def summary_table(per_row: dict[str, list[dict]], curves: dict[str, list[list[dict]]]) -> str:
+    """The headline table of a benchmark: one row per model, mean ± std over seeds (the rise of the
+    validation content over the last doubling of steps where there are curves)."""
+    return comparison_table(_with_rise(per_row, curves))
+
+
+def row_group(row: str) -> str:
+    """A row's colour group from its name alone: anchor, generative or discriminative."""
+    return "anchor" if row in ANCHORS else "generative" if MODELS[row.split()[0]].generative else "discriminative"
 
 
 def still_rising(curves: list[list[dict]]) -> bool:

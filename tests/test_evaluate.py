@@ -183,3 +183,24 @@ def test_notebook_runs(notebook, figures, tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("text/markdown" in o.get("data", {}) for o in outputs)  # a table
     assert all(os.path.exists(tmp_path / "out" / figure) for figure in figures)
+
+
+def test_the_analysis_notebook_reads_a_benchmark_folder(tmp_path, monkeypatch):
+    nbclient = pytest.importorskip("nbclient")
+    import nbformat
+
+    out = tmp_path / "results"
+    assert main(["benchmark", "--data", "glyphs", "--limit", "300", "--epochs", "2", "--seeds", "2", "--curve",
+                 "--probes", "linear", "--particles", "0", "--anchors", "raw-pixels", "--models", "simve,vae,simclr",
+                 "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
+    monkeypatch.setenv("SIMVE_RESULTS", str(out))
+    monkeypatch.setenv("SIMVE_NOTEBOOK_OUT", str(tmp_path / "out"))
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "analysis.ipynb", as_version=4)
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    markdown = "\n".join(o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))
+    assert "| simve" in markdown and "val content rise, last doubling" in markdown  # the table, with the rise
+    assert " vs vae " in markdown and " vs simclr (d=10) " in markdown  # the reading's comparisons
+    assert (tmp_path / "out" / "curves.png").stat().st_size > 10_000
