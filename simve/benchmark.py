@@ -11,7 +11,6 @@ figure, between "keeps everything" and "invariant". Every run goes through :mod:
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import torch
 
 from simve.errors import SimveError
-from simve.evaluate.curve import RISING, curve_points, last_doubling
+from simve.evaluate.curve import curve_points, curve_table, with_rise
 from simve.evaluate.features import extract_features
 from simve.evaluate.probes import PROBES, PROTOCOL
 from simve.evaluate.report import comparison_table, markdown_table, summarise
@@ -278,7 +277,7 @@ def read_benchmark(folder: str | Path) -> tuple[dict, dict[str, list[dict]], dic
 def summary_table(per_row: dict[str, list[dict]], curves: dict[str, list[list[dict]]]) -> str:
     """The headline table of a benchmark: one row per model, mean ± std over seeds (the rise of the
     validation content over the last doubling of steps where there are curves)."""
-    return comparison_table(_with_rise(per_row, curves))
+    return comparison_table(with_rise({row: [summarise(r) for r in runs] for row, runs in per_row.items()}, curves))
 
 
 def row_group(row: str) -> str:
@@ -286,56 +285,10 @@ def row_group(row: str) -> str:
     return "anchor" if row in ANCHORS else "generative" if MODELS[row.split()[0]].generative else "discriminative"
 
 
-def still_rising(curves: list[list[dict]]) -> bool:
-    """Whether a row's validation content rose by more than :data:`RISING` over its last doubling of steps
-    (the mean over its seeds)."""
-    rises = [r for r in (last_doubling(points) for points in curves) if r is not None]
-    return bool(rises) and sum(rises) / len(rises) > RISING
 
 
-def _with_rise(per_row: dict[str, list[dict]], curves: dict[str, list[list[dict]]]) -> dict[str, list[dict]]:
-    """Every row's summaries over seeds, with the curve's rise over the last doubling where there is a curve;
-    a row still rising is named so."""
-    rows = {}
-    for row, runs in per_row.items():
-        summaries = [summarise(r) for r in runs]
-        if row in curves:
-            summaries = [{**s, "content_rise": last_doubling(points) if last_doubling(points) is not None
-                          else math.nan} for s, points in zip(summaries, curves[row])]
-        rows[f"{row} (still rising)" if row in curves and still_rising(curves[row]) else row] = summaries
-    return rows
 
 
-def curve_table(curves: dict[str, list[list[dict]]], compute: dict[str, list[dict]]) -> str:
-    """Per row with a curve: validation content and perturbed style at its last reading and their rise
-    over the last doubling of steps (mean ± std over seeds), what reading the curve cost, and the rows still
-    rising."""
-    def cell(values) -> str:
-        values = [v for v in values if v is not None]
-        if not values:
-            return ""
-        stats = mean_std(values)
-        return f"{100 * stats['mean']:.1f}" + (f" ± {100 * stats['std']:.1f}" if len(values) > 1 else "")
-
-    lines = [("Learning curves: linear probe fitted on a fixed subset of the train images, accuracy read on the "
-              "validation split (the test split is never read by a curve); figures/curves.png draws them. Rise: "
-              "from half the last step to the last step, in points."), "",
-             "| model | val content | rise | val perturbed style | rise | readings | curve cost |",
-             "|---|---|---|---|---|---|---|"]
-    for row, runs in curves.items():
-        cost = sum(p["probe_seconds"] for points in runs for p in points) / max(
-            1e-9, sum(r["train_seconds"] for r in compute[row]))
-        lines.append(f"| {row} | {cell(p[-1]['content'] for p in runs)} | {cell(last_doubling(p) for p in runs)} | "
-                     f"{cell(p[-1]['style_perturbed'] for p in runs)} | "
-                     f"{cell(last_doubling(p, 'style_perturbed') for p in runs)} | {len(runs[0])} | "
-                     f"{100 * cost:.1f} % |")
-    rising = [row for row, runs in curves.items() if still_rising(runs)]
-    lines += ["", (f"Still rising (validation content gained more than {100 * RISING:.0f} point over the last "
-                   f"doubling of steps): {', '.join(rising)}. Their numbers are not converged: a longer budget "
-                   "would move them." if rising else
-                   f"Every row's validation content gained at most {100 * RISING:.0f} point over its last doubling "
-                   "of steps: the curves have flattened at this budget.")]
-    return "\n".join(lines)
 
 
 def _figures(benchmark: Benchmark, per_row: dict[str, list[dict]]) -> None:

@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simve.errors import SimveError
+from simve.evaluate.curve import curve_points, curve_table, with_rise
 from simve.evaluate.report import comparison_table, summarise
 from simve.io import read_json, write_text
 from simve.models import MODELS
-from simve.plots import save_tradeoff, save_tuning_map
+from simve.plots import save_curves, save_tradeoff, save_tuning_map
 from simve.presets import with_preset
 from simve.runs import (
     Cluster,
@@ -45,7 +46,7 @@ from simve.runs import (
     write_results,
 )
 from simve.stats import STD_CONVENTION, mean_std
-from simve.train import TrainConfig
+from simve.train import TrainConfig, read_curve
 
 CRITERIA = ("content", "style", "pareto")
 SCORES = {"content": "content", "style": "style_perturbed"}
@@ -161,10 +162,12 @@ def run_tuning(spec: TuneSpec, command: str) -> str:
                 for seed in spec.seeds], spec.jobs, spec.cluster)
     validation = [tuning.scored(v, "val") for v in tuning.points]
     labels = [v.label for v in tuning.points]
+    curves = {label: [curve_points(read_curve(run_folder(spec.runs, tuning.config(v, seed)))) for seed in spec.seeds]
+              for label, v in zip(labels, tuning.points)} if spec.curve != "off" else {}
     means = {label: {k: mean_std(r[k] for r in runs)["mean"] for k in runs[0]} for label, runs in zip(labels, validation)}
     chosen = tuning.choose(list(means.values()))
     test = {i: tuning.scored(tuning.points[i], "test") for i in chosen}
-    table = _table(spec, tuning, labels, validation, chosen, test)
+    table = _table(spec, tuning, labels, validation, chosen, test, curves)
     results = {"grid": [{"label": label, "model_options": dict(v.options), "training": dict(v.training),
                          "validation": runs} for label, v, runs in zip(labels, tuning.points, validation)],
                "criterion": spec.criterion, "chosen": [labels[i] for i in chosen],
@@ -175,12 +178,16 @@ def run_tuning(spec: TuneSpec, command: str) -> str:
     save_tradeoff(means, out / "validation_content_vs_style.png",
                   {label: "sweep" if i in chosen else "generative" if MODELS[spec.model].generative else "discriminative"
                    for i, label in enumerate(labels)})
-    write_results(out, f"simve tune: {spec.name} on {spec.data}", command, elapsed(), table, results, meta)
+    if curves:
+        save_curves(curves, out / "curves.png", {label: "generative" if MODELS[spec.model].generative
+                                                 else "discriminative" for label in labels})
+    write_results(out, f"simve tune: {spec.name} on {spec.data}", command, elapsed(), table, results, meta,
+                  sections={"curves": curves} if curves else None)
     write_index(spec.out)
     return table
 
 
-def _table(spec: TuneSpec, tuning: Tuning, labels, validation, chosen, test) -> str:
+def _table(spec: TuneSpec, tuning: Tuning, labels, validation, chosen, test, curves) -> str:
     data = tuning.data
     lines = [f"Data: {data_label(spec.data)}, {len(data.train)} train, {len(data.val)} validation ({len(data.test)} test, scored "
              f"only for the chosen settings); {plural(spec.epochs, 'epoch')}, {plural(len(spec.seeds), 'seed')}: {STD_CONVENTION}. "
@@ -190,7 +197,8 @@ def _table(spec: TuneSpec, tuning: Tuning, labels, validation, chosen, test) -> 
              + (f"; preset {spec.preset}" if spec.preset else "")
              + f". Criterion, declared before the run: {spec.criterion}.", "",
              "## The grid, scored on the validation split (linear probe, %)", "",
-             comparison_table(dict(zip(labels, validation))),
+             comparison_table(with_rise(dict(zip(labels, validation)), curves)),
+             *([curve_table(curves, dict(zip(labels, validation)), "curves.png"), ""] if curves else []),
              f"Chosen on validation: {', '.join(f'`{labels[i]}`' for i in chosen)}.", "",
              "## The chosen settings, scored on the test split once", "",
              comparison_table({labels[i]: runs for i, runs in test.items()})]

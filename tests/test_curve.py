@@ -6,10 +6,9 @@ import json
 import pytest
 import torch
 
-from simve.benchmark import _with_rise, curve_table, still_rising
 from simve.cli import main
 from simve.errors import SimveError
-from simve.evaluate.curve import CurveReader, curve_points, last_doubling
+from simve.evaluate.curve import CurveReader, curve_points, curve_table, last_doubling, still_rising, with_rise
 from simve.models import SSLModel
 from simve.runs import curve_reader
 from simve.train import CHECKPOINT, TrainConfig, curve_epochs, read_curve, train
@@ -133,9 +132,8 @@ def test_the_last_doubling_and_the_rows_still_rising():
     assert last_doubling([point(3, 0.4)]) is None
     assert still_rising([rising, rising]) and not still_rising([flat, flat])
     assert still_rising([rising, flat])  # the mean over seeds (2.75 points) decides
-    summaries = {"tasks": {"content": {"kind": "content", "perturbed": None,
-                                       "probes": {"linear": {"test_accuracy": 0.5}}}}}
-    rows = _with_rise({"a": [summaries], "b": [summaries], "anchor": [summaries]}, {"a": [rising], "b": [flat]})
+    summary = {"content": 0.5, "style_perturbed": 0.4}
+    rows = with_rise({"a": [summary], "b": [summary], "anchor": [summary]}, {"a": [rising], "b": [flat]})
     assert set(rows) == {"a (still rising)", "b", "anchor"}
     assert rows["b"][0]["content_rise"] == pytest.approx(0.005) and "content_rise" not in rows["anchor"][0]
     table = curve_table({"a": [rising], "b": [flat]}, {"a": [{"train_seconds": 10.0}], "b": [{"train_seconds": 10.0}]})

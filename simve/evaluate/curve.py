@@ -13,6 +13,7 @@ the subset's own train values.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 
@@ -21,6 +22,7 @@ from simve.evaluate.batches import embed_images
 from simve.evaluate.probes import linear_probe
 from simve.evaluate.tasks import SPLITS, TaskSet, build_tasks
 from simve.models import SSLModel
+from simve.stats import mean_std
 
 CURVE_MAX_TRAIN = 2000  # train images a curve's probes are fitted on (a fit per task and point)
 
@@ -92,3 +94,53 @@ def last_doubling(points: list[dict], key: str = "content") -> float | None:
         return None
     earlier = [p for p in points[:-1] if p["step"] <= points[-1]["step"] / 2 and p[key] is not None]
     return points[-1][key] - earlier[-1][key] if earlier else None
+
+def still_rising(curves: list[list[dict]]) -> bool:
+    """Whether a row's validation content rose by more than :data:`RISING` over its last doubling of steps
+    (the mean over its seeds)."""
+    rises = [r for r in (last_doubling(points) for points in curves) if r is not None]
+    return bool(rises) and sum(rises) / len(rises) > RISING
+
+
+def with_rise(summaries: dict[str, list[dict]], curves: dict[str, list[list[dict]]]) -> dict[str, list[dict]]:
+    """Every row's summaries over seeds (:func:`simve.evaluate.report.summarise`), with its curve's rise over the
+    last doubling (``content_rise``) where it has a curve; a row still rising is named so."""
+    rows = {}
+    for row, runs in summaries.items():
+        if row in curves:
+            runs = [{**s, "content_rise": math.nan if last_doubling(points) is None else last_doubling(points)}
+                    for s, points in zip(runs, curves[row])]
+        rows[f"{row} (still rising)" if row in curves and still_rising(curves[row]) else row] = runs
+    return rows
+
+
+def curve_table(curves: dict[str, list[list[dict]]], compute: dict[str, list[dict]], figure: str = "figures/curves.png") -> str:
+    """Per row with a curve: validation content and perturbed style at its last reading and their rise
+    over the last doubling of steps (mean ± std over seeds), what reading the curve cost, and the rows still
+    rising."""
+    def cell(values) -> str:
+        values = [v for v in values if v is not None]
+        if not values:
+            return ""
+        stats = mean_std(values)
+        return f"{100 * stats['mean']:.1f}" + (f" ± {100 * stats['std']:.1f}" if len(values) > 1 else "")
+
+    lines = [("Learning curves: linear probe fitted on a fixed subset of the train images, accuracy read on the "
+              f"validation split (the test split is never read by a curve); {figure} draws them. Rise: "
+              "from half the last step to the last step, in points."), "",
+             "| model | val content | rise | val perturbed style | rise | readings | curve cost |",
+             "|---|---|---|---|---|---|---|"]
+    for row, runs in curves.items():
+        cost = sum(p["probe_seconds"] for points in runs for p in points) / max(
+            1e-9, sum(r["train_seconds"] for r in compute[row]))
+        lines.append(f"| {row} | {cell(p[-1]['content'] for p in runs)} | {cell(last_doubling(p) for p in runs)} | "
+                     f"{cell(p[-1]['style_perturbed'] for p in runs)} | "
+                     f"{cell(last_doubling(p, 'style_perturbed') for p in runs)} | {len(runs[0])} | "
+                     f"{100 * cost:.1f} % |")
+    rising = [row for row, runs in curves.items() if still_rising(runs)]
+    lines += ["", (f"Still rising (validation content gained more than {100 * RISING:.0f} point over the last "
+                   f"doubling of steps): {', '.join(rising)}. Their numbers are not converged: a longer budget "
+                   "would move them." if rising else
+                   f"Every row's validation content gained at most {100 * RISING:.0f} point over its last doubling "
+                   "of steps: the curves have flattened at this budget.")]
+    return "\n".join(lines)
