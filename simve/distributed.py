@@ -17,6 +17,7 @@ Per-datum losses (the ELBOs, MoCo) need no gather: the mean of the W local means
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import sys
@@ -86,12 +87,24 @@ def current() -> World:
 @contextlib.contextmanager
 def joined(world: World, device: torch.device):
     """The process group of ``world`` for the block (gloo on the CPU, NCCL on GPUs), set up from the
-    environment and torn down at the end; nothing for one process or a group that is already up."""
+    environment and torn down at the end; nothing for one process or a group that is already up.
+
+    Torn down means gone, its worker threads joined, before the interpreter finalises:
+    ``destroy_process_group`` only forgets the group, which lives on while anything refers to it,
+    and so do gloo's workers. One that takes the GIL once the interpreter is finalising (to free the
+    Python object of a tensor its last collective held) is ended there by Python, inside a C++
+    ``noexcept`` destructor, and the process aborts (``terminate called without an active
+    exception``, exit 134) after a run that trained well. So nothing may keep the group: see the
+    import below; the block's own references (a DistributedDataParallel) must be gone by its end."""
     if world.size == 1 or dist.is_initialized():
         yield
         return
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    # torch.distributed.nn.functional's collectives take ``group=group.WORLD`` as a default argument,
+    # evaluated at import: imported while the group is up (DDP imports it, through torch._dynamo) ten
+    # functions would hold the group past destroy_process_group, with its threads, until the process ends
+    importlib.import_module("torch.distributed.nn.functional")
     try:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=world.rank, world_size=world.size)
     except (RuntimeError, ValueError) as err:

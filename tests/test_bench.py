@@ -38,7 +38,10 @@ def test_no_bare_step_for_a_learned_sigma():
 def test_fit_line():
     fit = fit_line([1, 2, 3, 4], [3.0, 5.0, 7.0, 9.0])
     assert fit["slope"] == pytest.approx(2) and fit["intercept"] == pytest.approx(1) and fit["r2"] == pytest.approx(1)
-    assert fit_line([1, 2, 3, 4], [1.0, 3.0, 2.0, 4.0])["r2"] < 0.9
+    # by hand: x - 2.5 = (-1.5, -.5, .5, 1.5), y - 2.5 = (-1.5, .5, -.5, 1.5): slope 4 / 5, intercept 2.5 - 0.8 * 2.5;
+    # residuals (-.3, .9, -.9, .3): R^2 = 1 - 1.8 / 5
+    noisy = fit_line([1, 2, 3, 4], [1.0, 3.0, 2.0, 4.0])
+    assert noisy == pytest.approx({"slope": 0.8, "intercept": 0.5, "r2": 0.64})
 
 
 def test_compare_commands_times_both_in_turn():
@@ -56,9 +59,39 @@ def test_process_scaling_times_one_and_two_processes(tmp_path):
                "--latent-dim 2 --out {tmp}/run")
     result = process_scaling(command, 2, repeats=1)
     assert set(result["seconds"]) == {"1", "2"}
-    for times in result["median_seconds"].values():
+    for count, times in result["median_seconds"].items():
         assert 0 < times["loop"] < times["wall"]
-    assert result["loop_speedup"] == result["median_seconds"]["1"]["loop"] / result["median_seconds"]["2"]["loop"]
+        assert [times["loop"]] == result["seconds"][count]["loop"]  # one run each: its median is itself
+    # the arithmetic of the ratios is checked on known times below
+
+
+# A stand-in for `simve train ... --out {tmp}/run --nproc N`: it logs the training seconds it is told to, the
+# k-th call with N processes the k-th number of LOOP[N], in the metrics.jsonl that the real run writes.
+FAKE_TRAIN = """
+import json, pathlib, sys
+out, nproc, state = pathlib.Path(sys.argv[1]), sys.argv[sys.argv.index("--nproc") + 1], pathlib.Path(sys.argv[2])
+LOOP = {"1": [3.0, 1.0, 2.0], "2": [0.4, 1.6, 0.5]}
+calls = state / nproc
+done = int(calls.read_text()) if calls.exists() else 0
+calls.write_text(str(done + 1))
+out.mkdir()
+(out / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 1.0, "time": 0.5}) + "\\n"
+                                   + json.dumps({"step": 2, "train_loss": 1.0, "time": LOOP[nproc][done]}) + "\\n")
+"""
+
+
+def test_process_scaling_takes_the_ratio_of_medians(tmp_path):
+    """Known loop seconds: 1 process (3, 1, 2), median 2; 2 processes (0.4, 1.6, 0.5), median 0.5; so the
+    loop speed-up is 2 / 0.5 = 4 (the ratio of means would be 2 / 0.833 = 2.4, the inverse ratio 0.25)."""
+    script = tmp_path / "fake_train.py"
+    script.write_text(FAKE_TRAIN)
+    result = process_scaling(f"{sys.executable} {script} {{tmp}}/run {tmp_path}", 2, repeats=3)
+    assert result["seconds"]["1"]["loop"] == [3.0, 1.0, 2.0] and result["seconds"]["2"]["loop"] == [0.4, 1.6, 0.5]
+    assert result["median_seconds"]["1"]["loop"] == 2.0 and result["median_seconds"]["2"]["loop"] == 0.5
+    assert result["loop_speedup"] == pytest.approx(4.0)
+    walls = {count: sorted(result["seconds"][count]["wall"])[1] for count in ("1", "2")}
+    assert result["wall_speedup"] == pytest.approx(walls["1"] / walls["2"])
+    assert result["processes"] == 2 and (tmp_path / "1").read_text() == (tmp_path / "2").read_text() == "3"
 
 
 def test_simve_bench_writes_its_table(tmp_path):
@@ -71,6 +104,15 @@ def test_simve_bench_writes_its_table(tmp_path):
     vae, simclr = stored["results"]["models"]["vae"], stored["results"]["models"]["simclr"]
     assert set(vae["steps_per_s"]) == {"pipeline", "model", "per-tensor", "bare"} and "bare" not in simclr["steps_per_s"]
     assert all(v > 0 for v in vae["ms_per_step"].values()) and 0 < vae["augmentation_share"] < 1
+    # each ratio in the direction its name says: speed ratios (steps per second), shares of a step's time
+    rate = vae["steps_per_s"]
+    assert vae["pipeline_vs_bare"] == pytest.approx(rate["pipeline"] / rate["bare"])
+    assert vae["model_vs_bare"] == pytest.approx(rate["model"] / rate["bare"])
+    for model in (vae, simclr):
+        assert model["fused_speedup"] == pytest.approx(model["steps_per_s"]["model"] / model["steps_per_s"]["per-tensor"])
+        assert model["augmentation_share"] == pytest.approx(
+            model["ms_per_step"]["augmentation"] / 1e3 * model["steps_per_s"]["pipeline"])
+        assert model["views_per_s"]["model"] == pytest.approx(64 * 2 * model["steps_per_s"]["model"])
     assert set(vae["scaling"]["views"]["ms_per_step"]) == {"2", "4", "6", "8"}
     assert vae["evaluation"]["tasks"] > 1 and vae["evaluation"]["seconds"]["probe linear"] > 0
     overhead = stored["results"]["overhead"]

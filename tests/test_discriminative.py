@@ -1,11 +1,16 @@
 """The discriminative baselines: the interface, their mechanics, and that training helps a probe."""
 
+import copy
+import itertools
+
 import pytest
 import torch
+import torch.nn.functional as F
 
+from simve import losses
 from simve.data import load_dataset
 from simve.errors import SimveError
-from simve.evaluate.features import extract_features
+from simve.evaluate.batches import embed_images
 from simve.evaluate.probes import linear_probe
 from simve.models import build_model
 from simve.train import TrainConfig, train
@@ -102,7 +107,7 @@ def glyphs():
 
 
 def _probe(model, data):
-    features = [extract_features(model, split) for split in (data.train, data.val, data.test)]
+    features = [embed_images(model, split.images) for split in (data.train, data.val, data.test)]
     labels = [split.labels for split in (data.train, data.val, data.test)]
     return linear_probe(*zip(features, labels))["test_accuracy"]
 
@@ -121,3 +126,129 @@ def test_training_lowers_the_loss_and_beats_a_random_encoder(name, glyphs, tmp_p
     epochs = [r["train_loss"] for r in read_metrics(tmp_path / "run") if "train_loss" in r]
     assert epochs[-1] < epochs[0]
     assert _probe(model, glyphs) > random_accuracy + 0.04
+
+
+# ------------------------------------------------------------------ how each model feeds its loss, by value
+# A tiny case each: 8x8 gray images through the MLP backbone, float64, the model in training mode. The
+# features are computed by hand, view by view, with the model's own nets (linear heads, or none: per-row
+# functions, so one view at a time gives the rows the model computes on the whole batch), and the pure
+# loss of simve.losses is called on them by hand.
+
+SMALL = (1, 8, 8)
+
+
+def _tiny(name, **options):
+    torch.manual_seed(0)
+    return build_model(name, SMALL, net="mlp", **options).double()
+
+
+def _views(batch, n_views, shape=SMALL):
+    return torch.rand(batch, n_views, *shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+
+
+def _close(a, b):
+    torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_simclr_is_info_nce_of_the_projected_views():
+    model = _tiny("simclr", head="linear", temperature=0.3)
+    views = _views(6, 3)
+    z = torch.stack([model.projector(model.encoder(views[:, j])) for j in range(3)], dim=1)
+    _close(model.loss(views), losses.info_nce(z, 0.3))
+
+
+def test_vicreg_is_the_vicreg_loss_over_every_view():
+    model = _tiny("vicreg", head="linear", head_dim=16, invariance=2.0, variance=3.0, covariance=0.5)
+    views = _views(6, 3)
+    z = torch.stack([model.projector(model.encoder(views[:, j])) for j in range(3)], dim=1)
+    _close(model.loss(views), losses.vicreg(z, invariance=2.0, variance=3.0, covariance=0.5))
+
+
+def test_align_uniform_averages_every_pair_and_every_view():
+    model = _tiny("align-uniform", align_alpha=1.5, uniform_t=3.0, uniform_weight=0.7)
+    views = _views(6, 3)
+    z = [model.projector(model.encoder(views[:, j])) for j in range(3)]
+    align = (losses.align(z[0], z[1], 1.5) + losses.align(z[0], z[2], 1.5) + losses.align(z[1], z[2], 1.5)) / 3
+    uniform = (losses.uniform(z[0], 3.0) + losses.uniform(z[1], 3.0) + losses.uniform(z[2], 3.0)) / 3
+    _close(model.loss(views), align + 0.7 * uniform)
+
+
+def test_clip_feeds_view_1_to_the_image_encoder_and_view_2_to_the_other():
+    model = _tiny("clip", head="linear", temperature=0.2)
+    views = _views(6, 2)
+    a = model.projector(model.encoder(views[:, 0]))
+    b = model.projector_b(model.encoder_b(views[:, 1]))
+    _close(model.loss(views), losses.clip(a, b, 0.2))
+
+
+def test_clip_on_pairs_takes_rgb_and_gray_of_each_view_in_one_batch_per_view():
+    torch.manual_seed(0)
+    model = build_model("clip", (4, 8, 8), net="mlp", head="linear", temperature=0.2).double()
+    views = _views(6, 2, (4, 8, 8))
+    per_view = [losses.clip(model.projector(model.encoder(views[:, j, :3])),
+                            model.projector_b(model.encoder_b(views[:, j, 3:])), 0.2) for j in range(2)]
+    _close(model.loss(views), (per_view[0] + per_view[1]) / 2)
+
+
+def test_moco_is_the_query_of_view_1_against_the_updated_key_of_view_2_and_the_old_queue():
+    model = _tiny("moco", head="linear", head_dim=16, queue_size=32, momentum=0.6, temperature=0.3)
+    with torch.no_grad():  # a key encoder apart from the online one, so that the momentum step shows
+        for p in [*model.key_encoder.parameters(), *model.key_projector.parameters()]:
+            p.add_(0.05 * torch.randn_like(p))
+    views = _views(6, 2)
+    queue = model.queue.clone()
+    key_nets = copy.deepcopy(torch.nn.Sequential(model.key_encoder, model.key_projector))
+    online = [*model.encoder.parameters(), *model.projector.parameters()]
+    with torch.no_grad():
+        for k, q in zip(key_nets.parameters(), online):
+            k.copy_(0.6 * k + 0.4 * q)
+    query = model.projector(model.encoder(views[:, 0]))
+    key = key_nets(views[:, 1])
+    _close(model.loss(views), losses.moco(query, key, queue, 0.3))
+    _close(model.queue[:6], F.normalize(key, dim=1))  # the keys enqueued
+    _close(model.queue[6:], queue[6:])
+
+
+@pytest.mark.parametrize("kind", ["logistic", "hinge"])
+def test_curl_anchor_positive_and_negatives(kind):
+    """View 1 the anchor, view 2 the positive, view 1 of k other data the negatives: the model's loss is the
+    hand loss of one choice of k other data (the same offsets for every anchor), and over seeds not always
+    the same one."""
+    batch, k, radius = 5, 2, 3.0
+    model = _tiny("curl", negatives=k, curl_loss=kind, radius=radius)
+    views = _views(batch, 3)
+    f = torch.stack([radius * F.normalize(model.encoder(views[:, j]), dim=-1) for j in range(3)], dim=1)
+    rows = torch.arange(batch)
+    candidates = {
+        offsets: losses.contrastive_negatives(f[:, 0], f[:, 1], f[(rows[:, None] + torch.tensor(offsets)) % batch, 0],
+                                              kind)
+        for offsets in itertools.combinations(range(1, batch), k)
+    }
+    assert len({round(v.item(), 6) for v in candidates.values()}) == len(candidates)  # the choices tell apart
+    chosen = set()
+    for seed in range(8):
+        torch.manual_seed(seed)
+        loss = model.loss(views)
+        matches = [o for o, v in candidates.items() if torch.allclose(loss, v, rtol=1e-6, atol=1e-6)]
+        assert len(matches) == 1, f"seed {seed}: loss {loss.item()} is no choice of negatives"
+        chosen.add(matches[0])
+    assert len(chosen) > 1
+
+
+@pytest.mark.parametrize("kind", ["logistic", "hinge"])
+def test_curl_block_is_views_2_to_j_of_the_datum_against_those_of_another(kind):
+    batch, radius = 5, 3.0
+    model = _tiny("curl", block=True, curl_loss=kind, radius=radius)
+    views = _views(batch, 4)
+    f = torch.stack([radius * F.normalize(model.encoder(views[:, j]), dim=-1) for j in range(4)], dim=1)
+    rows = torch.arange(batch)
+    candidates = {o: losses.contrastive_block(f[:, 0], f[:, 1:], f[(rows + o) % batch, 1:], kind) for o in range(1, batch)}
+    assert len({round(v.item(), 6) for v in candidates.values()}) == len(candidates)
+    chosen = set()
+    for seed in range(8):
+        torch.manual_seed(seed)
+        loss = model.loss(views)
+        matches = [o for o, v in candidates.items() if torch.allclose(loss, v, rtol=1e-6, atol=1e-6)]
+        assert len(matches) == 1, f"seed {seed}: loss {loss.item()} is no choice of the negative block"
+        chosen.add(matches[0])
+    assert len(chosen) > 1

@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from simve import distributed
+from simve import losses as losses_module
 from simve.cli import main
 from simve.data import MultiView, ViewLoader, load_dataset, preset
 from simve.errors import SimveError
@@ -165,6 +166,50 @@ def test_two_processes_of_an_elbo_equal_one_on_the_whole_batch(model, tmp_path):
     assert max((got[k] - start[k]).abs().max().item() for k in got) > 1e-2
 
 
+def moco_reference(run) -> tuple[dict[str, torch.Tensor], list[float]]:
+    """MoCo with its BatchNorm (the MLP head) in one process on the whole batch of the same views, each
+    step computed as 2 ranks with rank-local BatchNorm compute it: the queries of each half through
+    their own BatchNorm, the keys through the shuffling BN (the batch's key views permuted by rank 0's
+    stream, each half of that normalised on its own, then put back in order), one queue for both
+    halves, and the loss the mean of the halves' (DDP's average of the gradients)."""
+    config = load_config(run)
+    torch.manual_seed(config.seed)
+    data = config.load_data()
+    model = build_model(config.model, data.image_shape, **config.model_options).train()
+    torch.manual_seed(distributed.rank_seed(config.seed, 0))  # rank 0 draws the permutations
+    loader = ViewLoader(data.train, MultiView(preset(data.preset), config.views), config.batch_size, seed=config.seed)
+    optimizer = make_optimizer(model.parameters(), config.lr, config.adam_eps)
+    values = []
+    for views, _, _ in loader.epoch_batches(0):
+        queries = [model.project(half[:, 0]) for half in views.chunk(2)]
+        with torch.no_grad():
+            model._momentum_update()
+            order = torch.randperm(len(views))
+            keys = torch.cat([model._key_nets(share) for share in views[order, 1].chunk(2)])[torch.argsort(order)]
+        queue = model.queue.clone()
+        halves = [losses_module.moco(q, k, queue, model.options.temperature) for q, k in zip(queries, keys.chunk(2))]
+        values.append(descend(sum(halves) / 2, optimizer))
+        model._enqueue(keys)
+    return model.state_dict(), values
+
+
+def test_two_processes_of_moco_with_batchnorm_equal_one_that_normalises_as_the_ranks_do(tmp_path):
+    """The BatchNorm path between 1 and 2 processes: on the CPU each rank's BatchNorm sees its own rows
+    (gloo has no SyncBatchNorm), so the reference normalises as the ranks do, the keys by the shuffle.
+    A MoCo that computes its keys without the shuffle (each rank's key BN on its own rows) fails it."""
+    run = tmp_path / "two"
+    two = simve("train", "--model", "moco", *RUN, "--out", str(run), "--nproc", "2")
+    assert two.returncode == 0, two.stderr
+    expected, values = moco_reference(run)
+    assert losses(run) == pytest.approx((values[9], sum(values) / len(values)), rel=1e-6)
+    got, start = weights(run), initial_weights(run)
+    compared = [k for k in got if "running_" not in k and "num_batches" not in k]  # rank 0's BN statistics
+    assert "queue" in compared and any("projector.1" in k for k in compared)  # the BatchNorm's weights
+    far = max((got[k].float() - expected[k].float()).abs().max().item() for k in compared)
+    moved = max((got[k].float() - start[k].float()).abs().max().item() for k in compared)
+    assert far < TOLERANCE and moved > 1e-2, (far, moved)
+
+
 def torchrun(*args: str) -> list[str]:
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
             "-m", "simve", "train", *args]
@@ -212,35 +257,117 @@ def test_killing_one_rank_mid_run_and_resuming_gives_the_uninterrupted_run(tmp_p
 
 def _collectives(rank: int, folder: str) -> None:
     """Rank ``rank`` of 2: the gather's values and gradients, the shuffle's round trip, what BatchNorm sees
-    under the shuffle, MoCo's queue after a step; saved to ``folder/<rank>.pt``."""
+    under the shuffle (each of 6 steps: the share it normalised and what came back to this rank's rows),
+    MoCo's queue after a step; saved to ``folder/<rank>.pt``."""
     torch.distributed.init_process_group("gloo", init_method=f"file://{folder}/init", rank=rank, world_size=2)
     torch.manual_seed(rank)
     x = torch.full((3, 2), float(rank + 1), requires_grad=True)
     everyone = distributed.gather(x)
     (everyone * torch.arange(6.0)[:, None]).sum().backward()
     rows = torch.arange(4.0 * rank, 4.0 * rank + 4).view(4, 1)
-    norm = torch.nn.BatchNorm1d(1, momentum=1.0)  # its running mean: the mean of the share it normalised
-    distributed.shuffled(norm, rows)
+    norm, shares = torch.nn.BatchNorm1d(1), []
+
+    def normalise(share):
+        shares.append(share.clone())
+        return norm(share)
+
+    normalised = [distributed.shuffled(normalise, rows) for _ in range(6)]
     torch.manual_seed(0)  # the same weights on both ranks, as DDP would make them
     moco = build_model("moco", (1, 28, 28), head="linear", queue_size=8).train()
     moco.loss(torch.rand(2, 2, 1, 28, 28) + rank)
     torch.save({"everyone": everyone.detach(), "grad": x.grad, "doubled": distributed.shuffled(lambda r: 2 * r, rows),
-                "share_mean": norm.running_mean.item(), "queue": moco.queue.clone(),
+                "shares": torch.stack(shares), "normalised": torch.stack(normalised), "queue": moco.queue.clone(),
                 "mean": distributed.mean(torch.tensor(float(rank)))}, f"{folder}/{rank}.pt")
     torch.distributed.destroy_process_group()
 
 
-def test_the_collectives_on_two_processes(tmp_path):
-    torch.multiprocessing.start_processes(_collectives, args=(str(tmp_path),), nprocs=2, start_method="spawn")
-    got = [torch.load(tmp_path / f"{rank}.pt", weights_only=True) for rank in range(2)]
+@pytest.fixture(scope="module")
+def collectives(tmp_path_factory) -> list[dict]:
+    """What :func:`_collectives` saved on each of 2 ranks (one pair of processes for the tests below)."""
+    folder = tmp_path_factory.mktemp("collectives")
+    torch.multiprocessing.start_processes(_collectives, args=(str(folder),), nprocs=2, start_method="spawn")
+    return [torch.load(folder / f"{rank}.pt", weights_only=True) for rank in range(2)]
+
+
+def test_the_collectives_on_two_processes(collectives):
+    got = collectives
     for rank, result in enumerate(got):
         assert torch.equal(result["everyone"], torch.tensor([[1.0] * 2] * 3 + [[2.0] * 2] * 3))
         # every rank's loss weighs row i by i, and each rank's copy sends its gradient home: 2 i
         assert torch.equal(result["grad"], 2 * torch.arange(3.0 * rank, 3.0 * rank + 3)[:, None].expand(3, 2))
         assert torch.equal(result["doubled"], 2 * torch.arange(4.0 * rank, 4.0 * rank + 4).view(4, 1))
         assert result["mean"] == 0.5
-    assert got[0]["share_mean"] + got[1]["share_mean"] == 7.0  # the shares split the 8 rows 0..7 between them
     assert torch.equal(got[0]["queue"], got[1]["queue"])  # one queue, filled with both ranks' keys
+
+
+def test_the_shuffling_batchnorm_normalises_random_shares_of_the_whole_batch(collectives):
+    """MoCo's shuffling BN on 2 ranks of rows 0..3 and 4..7: at each step the two ranks' BatchNorms see a
+    partition of the 8 rows, drawn afresh, in which a share mixes both ranks' rows; every row comes back
+    to its own rank, normalised with the statistics of the share it was in. Without the shuffle each
+    rank normalises its own rows: a BatchNorm of the rows 0..3 and 4..7."""
+    shares = torch.stack([collectives[rank]["shares"][:, :, 0] for rank in range(2)], dim=1)  # (step, rank, 4)
+    assert all(torch.equal(step.flatten().sort().values, torch.arange(8.0)) for step in shares)
+    mixed = [((share < 4).any() and (share >= 4).any()).item() for step in shares for share in step]
+    assert sum(mixed) >= 6 and len({tuple(step[0].sort().values.tolist()) for step in shares}) >= 4, shares
+    for step, parts in enumerate(shares):
+        for rank in range(2):
+            rows = torch.arange(4.0 * rank, 4.0 * rank + 4)
+            expected = []
+            for row in rows:
+                share = next(part for part in parts if (part == row).any())  # a row's share, by hand
+                expected.append((row - share.mean()) / (share.var(unbiased=False) + 1e-5).sqrt())
+            got = collectives[rank]["normalised"][step, :, 0]
+            assert torch.allclose(got, torch.stack(expected), atol=1e-6), (step, rank, parts, got)
+
+
+def _gloo_threads() -> list[str]:
+    """The names of this process's threads that belong to a gloo process group (Linux)."""
+    tasks = Path("/proc/self/task")
+    return sorted(name for name in ((tasks / t / "comm").read_text().strip() for t in os.listdir(tasks))
+                  if "gloo" in name)
+
+
+def _teardown(rank: int, folder: str, port: int) -> None:
+    """Rank ``rank`` of 2 through :func:`distributed.joined` as a run uses it (DDP, which imports
+    torch._dynamo, the gather with its backward, the mean, the objects), leaving the block with rank 0's
+    last collective still running: rank 1 joins it once rank 0 is on its way out. Saves the gloo threads
+    this process has after the block."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    leaving = Path(folder) / "leaving"
+    with distributed.joined(distributed.World(rank, 2, rank), torch.device("cpu")):
+        torch.manual_seed(0)
+        ddp = torch.nn.parallel.DistributedDataParallel(torch.nn.Sequential(torch.nn.Linear(3, 3),
+                                                                            torch.nn.BatchNorm1d(3)))
+        distributed.gather(ddp(torch.rand(4, 3))).square().sum().backward()
+        distributed.mean(torch.tensor(1.0))
+        distributed.gather_objects(rank)
+        del ddp
+        if rank == 0:
+            torch.distributed.all_reduce(torch.ones(1), async_op=True)
+            leaving.touch()
+        else:
+            end = time.monotonic() + 60
+            while not leaving.exists() and time.monotonic() < end:
+                time.sleep(0.01)
+            time.sleep(0.2)  # rank 0 is in the teardown, which waits for this
+            torch.distributed.all_reduce(torch.ones(1))
+    Path(folder, f"{rank}.json").write_text(json.dumps(_gloo_threads()))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the threads from /proc")
+def test_leaving_the_process_group_ends_its_threads(tmp_path):
+    """The flaky abort (exit 134, ``terminate called without an active exception``): the group outlived
+    ``joined`` (torch.distributed.nn.functional, imported by DDP through torch._dynamo once the group was
+    up, holds it in its default arguments), and with it gloo's workers, into the interpreter's
+    finalisation, where a worker that takes the GIL is ended inside a C++ destructor. The group must
+    be gone by the end of the block, its threads joined, even with a collective still in flight."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    torch.multiprocessing.start_processes(_teardown, args=(str(tmp_path), port), nprocs=2, start_method="spawn")
+    assert [json.loads((tmp_path / f"{rank}.json").read_text()) for rank in range(2)] == [[], []]
 
 
 def _wait_for_a_checkpoint(run, deadline: float = 120) -> None:

@@ -6,12 +6,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from simve.cli import main
+from simve.data import MultiView, preset
 from simve.errors import SimveError
 from simve.evaluate.alignment import collapse, compare, spearman
+from simve.evaluate.probes import linear_probe
 from simve.experiments.align_uniform import Configuration, Settings, parse_configuration, run
-from simve.runs import run_folder
+from simve.runs import run_folder, train_or_reuse
 
 TINY = {"seeds": 1, "limit": 300, "epochs": 1, "grid": ("simclr", "align-uniform", "vae")}
 
@@ -41,15 +44,52 @@ def test_writes_the_outputs_and_they_parse(study):
     assert len(_checkpoints(settings)) == 3
 
 
-def test_metrics_are_in_range_and_the_probe_learns(study):
-    _, _, results = study
+def _unit(x):
+    return x.double() / x.double().norm(dim=1, keepdim=True)
+
+
+def _by_hand(model, data, seed):
+    """Wang & Isola's metrics written out from their definitions, on the validation split: L_align the mean
+    over images of ||u - u+||^2 for the unit features of its two views (drawn as the study draws them: seed
+    ``seed``, one batch); L_uniform the log of the mean over the pairs i < j of exp(-2 ||u_i - u_j||^2) of the
+    un-augmented images; in the representation (embed) and in the loss space (the head's output where there is
+    one); and the linear probe on the representation of the train / val / test images, scored on test."""
+    views, _ = MultiView(preset(data.preset), 2)(data.val.images, torch.Generator().manual_seed(seed))
+    plain = MultiView.original(data.val.images)
+    i, j = torch.triu_indices(len(plain), len(plain), 1)
+    found = {}
+    with torch.no_grad():
+        model.eval()
+        spaces = {"": model.embed, "head_": model.project if model.can("project") else model.embed}
+        for prefix, f in spaces.items():
+            first, second = (f(views[:, k]) for k in (0, 1))
+            found[prefix + "align"] = float((_unit(first) - _unit(second)).pow(2).sum(1).mean())
+            u = _unit(f(plain))
+            found[prefix + "uniform"] = math.log(float(torch.exp(-2 * (u[i] - u[j]).pow(2).sum(1)).mean()))
+        parts = [(model.embed(MultiView.original(split.images)), split.labels)
+                 for split in (data.train, data.val, data.test)]
+    probe = linear_probe(*parts, seed=seed)
+    return found, probe
+
+
+def test_metrics_and_accuracy_by_hand_and_the_probe_learns(study):
+    settings, _, results = study
+    configurations = {c.label: c for c in (parse_configuration(spec, settings.epochs) for spec in settings.grid)}
     for encoder in results["encoders"]:
+        config = configurations[encoder["label"]].train_config(settings, encoder["seed"])
+        model = train_or_reuse(config, run_folder(settings.runs, config))  # a finished run: only loaded
+        data = config.load_data()
+        metrics, probe = _by_hand(model, data, encoder["seed"])
         for prefix in ("", "head_"):
-            align, uniform = encoder[prefix + "align"], encoder[prefix + "uniform"]
-            assert math.isfinite(align) and math.isfinite(uniform)
-            assert 0 <= align <= 4 and -8 <= uniform <= 0
-            assert encoder[prefix + "sum"] == pytest.approx(align + uniform)
-        assert 0 <= encoder["accuracy"] <= 1
+            for name in ("align", "uniform"):
+                assert encoder[prefix + name] == pytest.approx(metrics[prefix + name], rel=1e-4, abs=1e-6), (
+                    encoder["label"], prefix + name)
+            assert encoder[prefix + "sum"] == pytest.approx(metrics[prefix + "align"] + metrics[prefix + "uniform"],
+                                                            rel=1e-4, abs=1e-6)
+        # the test accuracy of the linear probe on the representation, a whole number of test images
+        assert encoder["accuracy"] == probe["test_accuracy"] and encoder["val_accuracy"] == probe["val_accuracy"]
+        correct = encoder["accuracy"] * len(data.test)
+        assert correct == pytest.approx(round(correct), abs=1e-9)
     contrastive = [e for e in results["encoders"] if e["method"] != "vae"]
     assert all(e["accuracy"] > 0.3 for e in contrastive)  # ten digits: chance is 0.1
     vae = next(e for e in results["encoders"] if e["method"] == "vae")
@@ -59,13 +99,26 @@ def test_metrics_are_in_range_and_the_probe_learns(study):
 def test_correlations_and_the_comparison(study):
     _, _, results = study
     found = results["correlations"]["representation"]["all"]
-    assert found["sum"]["n"] == 3 and -1 <= found["sum"]["rho"] <= 1
-    assert spearman(results["encoders"], "sum") == found["sum"]
+    assert found["sum"]["n"] == 3
+    # Spearman's rho by hand: without ties, 1 - 6 sum d^2 / (n (n^2 - 1)), d the differences of the ranks
+    for prefix, space in (("", "representation"), ("head_", "loss space")):
+        for metric in ("align", "uniform", "sum"):
+            metric_values = [e[prefix + metric] for e in results["encoders"]]
+            accuracies = [e["accuracy"] for e in results["encoders"]]
+            if len(set(metric_values)) < 3 or len(set(accuracies)) < 3:
+                continue  # a tie: the formula does not apply
+            ranks = [sorted(metric_values).index(v) - sorted(accuracies).index(a)
+                     for v, a in zip(metric_values, accuracies)]
+            expected = 1 - 6 * sum(d * d for d in ranks) / (3 * (3**2 - 1))
+            assert results["correlations"][space]["all"][metric]["rho"] == pytest.approx(expected), (space, metric)
     assert math.isnan(results["correlations"]["representation"]["contrastive"]["sum"]["rho"])  # 2 points: none
     [comparison] = results["comparisons"]
-    assert comparison["epochs"] == 1 and comparison["verdict"] in ("matches", "beats", "falls short of")
     au, simclr = (next(r for r in results["rows"] if r["method"] == m) for m in ("align-uniform", "simclr"))
     assert comparison["difference"] == pytest.approx(au["accuracy"] - simclr["accuracy"])
+    # one seed: no spread, so the verdict is the sign of the difference alone
+    assert comparison["epochs"] == 1 and comparison["spread"] == 0
+    difference = au["accuracy"] - simclr["accuracy"]
+    assert comparison["verdict"] == ("beats" if difference > 0 else "falls short of" if difference < 0 else "matches")
     assert any("At 1 epoch, training on L_align + L_uniform alone" in line for line in results["findings"])
 
 
@@ -73,6 +126,9 @@ def test_spearman_signs():
     encoders = [{"m": m, "accuracy": a} for m, a in ((0.1, 0.9), (0.5, 0.7), (0.9, 0.2), (0.3, 0.8))]
     assert spearman(encoders, "m")["rho"] == pytest.approx(-1.0)
     assert math.isnan(spearman(encoders[:2], "m")["rho"])
+    # ranks (1, 2, 3, 4) against (1, 3, 2, 4): sum d^2 = 2, rho = 1 - 6 * 2 / (4 * 15) = 0.8
+    partial = [{"m": m, "accuracy": a} for m, a in ((1.0, 0.1), (2.0, 0.3), (3.0, 0.2), (4.0, 0.4))]
+    assert spearman(partial, "m")["rho"] == pytest.approx(0.8) and spearman(partial, "m")["n"] == 4
 
 
 def test_the_best_configurations_are_chosen_on_validation_at_matched_epochs():
@@ -87,6 +143,14 @@ def test_the_best_configurations_are_chosen_on_validation_at_matched_epochs():
     assert comparison["difference"] == pytest.approx(0.01) and comparison["verdict"] == "matches"
     rows[2]["accuracy"] = 0.70
     assert compare(rows)[0]["verdict"] == "falls short of"
+    # 0.02 above: beyond the combined std hypot(0.01, 0.01) = 0.0141 (not beyond their sum, 0.02)
+    rows[2]["accuracy"] = 0.82
+    assert compare(rows)[0]["spread"] == pytest.approx(math.sqrt(2) * 0.01)
+    assert compare(rows)[0]["verdict"] == "beats"
+    rows[2]["accuracy"] = 0.78  # 0.02 below
+    assert compare(rows)[0]["verdict"] == "falls short of"
+    rows[2]["accuracy_std"] = 0.02  # spread hypot(0.02, 0.01) = 0.0224: 0.02 is within it
+    assert compare(rows)[0]["verdict"] == "matches"
     assert compare([r for r in rows if r["method"] != "simclr"]) == []
 
 
@@ -137,7 +201,7 @@ def test_parse_configuration():
     ({"grid": ()}, "grid is empty"),
     ({"grid": ("simclr", "nonsense")}, "unknown model 'nonsense'"),
     ({"grid": ("simclr:warmth=2",)}, "has no option 'warmth'"),
-    ({"grid": ("simclr:temperature",)}, "KNOB=VALUE"),
+    ({"grid": ("simclr:temperature",)}, "KEY=VALUE"),
     ({"grid": ("simclr:epochs=0",)}, "epochs must be"),
     ({"grid": ("simclr:temperature=-1",)}, "temperature must be positive"),
     ({"grid": ("simclr", "simclr:epochs=1")}, "twice"),

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from simve.data.latent_classes import LatentClasses, Objective
 from simve.errors import SimveError
-from simve.evaluate.latent_classes import contrastive_loss, mean_classifier_tasks
+from simve.evaluate.latent_classes import Heldout, contrastive_loss, mean_classifier_tasks, measure
 from simve.experiments import get_experiment
 from simve.experiments.curl import RAW, SUPERVISED, UNTRAINED, Settings, run, run_seed
 
@@ -97,18 +97,87 @@ def test_contrastive_features_help_the_mean_classifier(tiny_run):
         assert summary[name]["L_un1"]["mean"] < summary[UNTRAINED]["L_un1"]["mean"]
 
 
+def arora_bound(loss: float, tau: float) -> float:
+    """Arora et al. (2019), Lemma 4.3 with k = 1 (the loss in bits, so l(0) = 1): L_sup^mu(f) <= (L_un(f) - tau) / (1 - tau)."""
+    return (loss - tau) / (1 - tau)
+
+
 def test_the_bound_holds_on_heldout_data(tiny_run):
-    """L_sup^mu <= (L_un - tau)/(1 - tau) for k = 1 (and blocks), for every f; up to 3 standard errors of L_un."""
+    """L_sup^mu <= (L_un - tau)/(1 - tau) for k = 1 (and blocks), for every f; up to 3 standard errors of L_un.
+    The bound is written out here from the paper, with tau = 1/C (uniform classes), not read from the package."""
     results, _ = tiny_run
+    tau = 1 / TINY.classes
+    assert results["tau"] == pytest.approx(tau)
     for name, rows in results["per_seed"][0].items():
-        assert rows["L_sup_mu"] <= rows["bound"] + 3 * rows["bound_se"], name
-        if "bound_block" in rows:  # with the block's own loss, tighter than with its k = 1 loss
-            assert rows["L_sup_mu"] <= rows["bound_block"] + 3 * rows["bound_block_se"], name
-            assert rows["bound_block"] < rows["bound"], name
+        bound, se = arora_bound(rows["L_un1"], tau), rows["L_un1_se"] / (1 - tau)
+        assert rows["bound"] == pytest.approx(bound, rel=1e-9), name
+        assert rows["L_sup_mu"] <= bound + 3 * se, name
+        if name.startswith("contrastive block"):  # with the block's own loss, tighter than with its k = 1 loss
+            block = arora_bound(rows["L_un"], tau)
+            assert rows["bound_block"] == pytest.approx(block, rel=1e-9), name
+            assert rows["L_sup_mu"] <= block + 3 * rows["L_un_se"] / (1 - tau), name
+            assert block < bound, name
         # the two halves of the proof: same-class tuples cost at least l(0) = 1 bit, others at least L_sup^mu
         assert rows["L_un1_same_class"] > 1 - 0.05, name
         assert rows["L_un1_different_class"] >= rows["L_sup_mu"] - 3 * rows["L_un1_se"], name
     assert results["bound_check"]["holds"] == results["bound_check"]["cases"]
+
+
+def _logistic_bits(v: torch.Tensor) -> torch.Tensor:
+    """l(v) = log2(1 + sum_i exp(-v_i)) over the last axis, in float64."""
+    return torch.log1p(torch.exp(-v.double()).sum(-1)) / math.log(2)
+
+
+def test_the_bound_by_brute_force_with_skewed_classes():
+    """measure() against the definitions computed tuple by tuple, for the raw input scaled by 0.1, on skewed
+    classes (rho(c) ∝ c^-1.5, so tau is not 1/C): L_un with k = 2 negatives, L_un^(1), the block loss and the
+    bound (L_un^(1) - tau)/(1 - tau) with tau = sum_c rho(c)^2 from rho's formula; and the bound holds."""
+    classes, skew = 4, 1.5
+    generator = torch.Generator().manual_seed(0)
+    source = LatentClasses.draw(classes, 8, 3.0, skew, 1.0, generator)
+    k2, block = Objective(2), Objective(1, 2)
+    heldout = Heldout.draw(source, [k2, block], 40, 2, 2000, 2, generator)
+    weights = [c ** -skew for c in range(1, classes + 1)]
+    tau = sum((w / sum(weights)) ** 2 for w in weights)
+    assert tau > 1 / classes + 0.1  # far from the uniform value
+
+    def f(x):
+        return 0.1 * x
+
+    def by_hand(objective):
+        t = heldout.tuples[objective]
+        anchor, positives, negatives = (f(x.double()) for x in (t.anchor, t.positives, t.negatives))
+        # v_i = f(x)^T (mean_j f(x+_j) - mean_j f(x-_ij)): the block means (b = 1: the points themselves)
+        v = torch.einsum("nd,nkd->nk", anchor, positives.mean(1)[:, None] - negatives.mean(2))
+        return float(_logistic_bits(v).mean())
+
+    l_un1, l_un2, l_block = by_hand(Objective(1)), by_hand(k2), by_hand(block)
+    assert l_un2 > l_un1 > l_block  # more negatives cost more; a block is less spread
+    for objective, own in ((k2, l_un2), (block, l_block)):
+        row = measure(f, objective, source, heldout, (1, 2), seed=0)
+        assert row["L_un"] == pytest.approx(own, rel=1e-5) and row["L_un1"] == pytest.approx(l_un1, rel=1e-5)
+        assert row["bound"] == pytest.approx(arora_bound(l_un1, tau), rel=1e-5)
+        assert row["L_sup_mu"] <= arora_bound(l_un1, tau) + 3 * row["L_un1_se"] / (1 - tau)
+    assert row["bound_block"] == pytest.approx(arora_bound(l_block, tau), rel=1e-5)
+
+
+def test_the_bound_is_tight_for_the_constant_representation():
+    """f = 0: every logistic loss is l(0) = 1 bit, so L_un = L_sup^mu = 1 and the bound (1 - tau)/(1 - tau) = 1:
+    equality, for any tau."""
+    generator = torch.Generator().manual_seed(1)
+    source = LatentClasses.draw(5, 6, 3.0, 1.0, 1.0, generator)
+    heldout = Heldout.draw(source, [Objective(3), Objective(1, 2)], 20, 2, 200, 1, generator)
+
+    def zero(x):
+        return 0 * x[..., :3]
+
+    for objective in (Objective(3), Objective(1, 2)):
+        row = measure(zero, objective, source, heldout, (1,), seed=0)
+        own = math.log2(1 + objective.negatives)  # k negatives, all with v = 0
+        assert row["L_un"] == pytest.approx(own) and row["L_un1"] == pytest.approx(1.0)
+        assert row["L_sup_mu"] == pytest.approx(1.0) and row["bound"] == pytest.approx(1.0)
+        assert row["L_un1_same_class"] == pytest.approx(1.0) and row["L_un1_different_class"] == pytest.approx(1.0)
+    assert row["bound_block"] == pytest.approx(1.0)
 
 
 def test_reproducible_for_a_fixed_seed():

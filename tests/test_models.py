@@ -6,11 +6,12 @@ import pyro
 import pytest
 import torch
 from torch import nn
+from torch.distributions import Normal
 
 from simve.errors import SimveError
 from simve.models import build_model, model_options
 from simve.models.crvae import CRVAE
-from simve.models.likelihoods import Gaussian
+from simve.models.likelihoods import Gaussian, build_likelihood
 from simve.models.simve import SimVE
 from simve.models.vae import VAE, BetaVAE
 
@@ -257,10 +258,99 @@ def test_the_resnet18_nets_build_train_and_decode_to_the_image_size(side):
         assert model.eval().reconstruct(views[:, 0]).shape == (4, 3, side, side)
 
 
-def test_learned_sigma_is_a_parameter_and_trains():
+def test_learned_sigma_is_a_parameter():
     model = build_model("vae", (3, 32, 32), likelihood="gaussian", sigma_x="learned-pixel")
     assert model.likelihood.sigma.shape == (3, 32, 32)
     assert any(p is model.likelihood.raw_sigma for p in model.parameters())
+
+
+def linear_vae(likelihood):
+    """A VAE on images of D pixels with the linear nets above and the given likelihood."""
+    torch.manual_seed(0)
+    return VAE(LinearEncoder(), LinearDecoder(0.1 * torch.randn(D, LATENT), 0.5 * torch.randn(D)), likelihood, LATENT)
+
+
+@pytest.mark.parametrize("mode", ["learned", "learned-pixel"])
+def test_learned_sigma_trains_to_the_residual_scale(mode):
+    """Data with known noise, 0.02 on half the pixels and 0.5 on the others, around the decoder's mean; the
+    nets fixed, only sigma_x trains. The ELBO's optimum is the root mean square of the residuals
+    x - decoder mean(z), z ~ q(z | x), per pixel (learned-pixel) or over all of them (learned): sigma_x
+    starts at 0.1 and must end there."""
+    model = linear_vae(build_likelihood("gaussian", (1, 1, D), mode))
+    pyro.set_rng_seed(0)
+    with torch.no_grad():
+        noise = torch.tensor([0.02, 0.5] * (D // 2)).view(1, 1, D)
+        views = model.decode(torch.zeros(1, LATENT)) + noise * torch.randn(256, 2, 1, 1, D)
+        loc, scale = model.encoder(views)
+        z = loc + scale * torch.randn(400, *loc.shape)
+        square = (views - model.decode(z)).pow(2).mean((0, 1, 2))  # per pixel (1, 1, D)
+        target = square.sqrt() if mode == "learned-pixel" else square.mean().sqrt().expand(1, 1, D)
+    if mode == "learned-pixel":  # the two halves part from the start, 0.1, in opposite directions
+        assert target[..., 0::2].max() < 0.07 and target[..., 1::2].min() > 0.4
+    optimiser = torch.optim.Adam([model.likelihood.raw_sigma], lr=0.1)
+    losses = []
+    for _ in range(80):
+        optimiser.zero_grad()
+        loss = model.loss(views)
+        loss.backward()
+        if not losses:  # every sigma_x gets a gradient
+            assert model.likelihood.raw_sigma.grad is not None and (model.likelihood.raw_sigma.grad != 0).all()
+        optimiser.step()
+        losses.append(loss.item())
+    sigma = model.likelihood.sigma.detach().expand(1, 1, D)
+    assert torch.allclose(sigma, target, rtol=0.05), (sigma, target)
+    assert sum(losses[-5:]) < 0.5 * sum(losses[:5])
+
+
+def test_continuous_bernoulli_likelihood_is_torchs_and_trains():
+    torch.manual_seed(0)
+    model = build_model("vae", (1, 8, 8), net="mlp", latent_dim=2, likelihood="continuous-bernoulli")
+    out = torch.cat([3 * torch.randn(3, 1, 8, 8), torch.zeros(1, 1, 8, 8), 1e-3 * torch.randn(1, 1, 8, 8)])
+    x = torch.rand(5, 1, 8, 8)
+    reference = torch.distributions.ContinuousBernoulli(logits=out)
+    torch.testing.assert_close(model.likelihood(out).log_prob(x), reference.log_prob(x).sum((1, 2, 3)))
+    # log p(x | lambda) = x log lambda + (1 - x) log(1 - lambda) + log C(lambda), C = 2 artanh(1 - 2 lambda) / (1 - 2 lambda)
+    lam = torch.sigmoid(out[:3])
+    by_hand = x[:3] * lam.log() + (1 - x[:3]) * (1 - lam).log() + (2 * torch.atanh(1 - 2 * lam) / (1 - 2 * lam)).log()
+    torch.testing.assert_close(model.likelihood(out[:3]).log_prob(x[:3]), by_hand.sum((1, 2, 3)), rtol=1e-4, atol=1e-3)
+    z = torch.randn(2, 2)
+    torch.testing.assert_close(model.decode(z), torch.distributions.ContinuousBernoulli(
+        logits=model.decoder(z)).mean)  # the mean image is the distribution's mean, not lambda
+    # The likelihood in a VAE: a few steps on stripes lower the loss.
+    vae = linear_vae(model.likelihood)
+    pyro.set_rng_seed(0)
+    phase = torch.rand(64, 2, 1, 1, 1)
+    views = 0.5 + 0.45 * torch.sin(torch.arange(D) * (1 + 2 * phase))
+    optimiser = torch.optim.Adam(vae.parameters(), lr=0.02)
+    losses = []
+    for _ in range(40):
+        optimiser.zero_grad()
+        loss = vae.loss(views)
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert all(map(math.isfinite, losses)) and sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 1, losses
+    assert torch.isfinite(vae.bounds(views[:4], 3)["iwae"]).all()
+
+
+@pytest.mark.parametrize("weight", [0.5, 2.5])
+def test_crvae_penalty_is_lambda_times_the_kl_from_view_1_to_each_other_view(weight):
+    """loss(CR-VAE) - loss(VAE) = lambda * mean_b sum_{j >= 2} KL(q(z | x_b1) || q(z | x_bj)), for the same draws."""
+    torch.manual_seed(0)
+    model = build_model("cr-vae", (1, 8, 8), net="mlp", latent_dim=3, consistency_weight=weight).double()
+    with torch.no_grad():
+        model.encoder.out.weight.mul_(30)  # posteriors far apart, with scales that differ from view to view
+    vae = VAE(model.encoder, model.decoder, model.likelihood, 3)
+    views = torch.rand(5, 3, 1, 8, 8, dtype=torch.float64)
+    pyro.set_rng_seed(0)
+    penalised = model.loss(views)
+    pyro.set_rng_seed(0)
+    plain = vae.loss(views)
+    loc, scale = model.encoder(views)
+    kl = torch.distributions.kl_divergence
+    by_hand = sum(kl(Normal(loc[:, 0], scale[:, 0]), Normal(loc[:, j], scale[:, j])).sum(-1) for j in (1, 2)).mean()
+    assert by_hand > 0.05  # well above rounding (the scales also differ, so the KL's direction shows)
+    torch.testing.assert_close(penalised - plain, weight * by_hand, rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("build, message", [
@@ -294,11 +384,11 @@ def test_every_model_lists_its_options():
     assert model_options("cr-vae")["consistency_weight"] == 1.0
 
 
-def test_the_readme_example_of_custom_nets_runs():
+def test_the_documented_example_of_custom_nets_runs():
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    (block,) = [b.split("\n", 1)[1] for b in readme.split("```")[1::2] if "class LinearBackbone" in b]
+    page = (Path(__file__).resolve().parents[1] / "docs" / "extending.md").read_text()
+    (block,) = [b.split("\n", 1)[1] for b in page.split("```")[1::2] if "class LinearBackbone" in b]
     namespace = {}
-    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102  (our own README)
+    exec(compile(block, "docs/extending.md", "exec"), namespace)  # noqa: S102  (our own documentation)
     assert torch.isfinite(namespace["loss"]) and namespace["model"].latent_dim == 8

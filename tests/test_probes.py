@@ -8,6 +8,7 @@ import torch
 
 from simve.errors import SimveError
 from simve.evaluate.probes import (
+    L2_GRID,
     PROBES,
     _fit_logistic,
     _knn_votes,
@@ -144,6 +145,10 @@ def test_knn_matches_a_brute_force_loop():
     for entry in result["val_curve"]:
         expected = (reference_knn(queries, keys, labels, entry["k"], 3) == query_labels).double().mean()
         assert entry["val_accuracy"] == pytest.approx(float(expected))
+    test_labels = torch.randint(0, 3, (25,), generator=g)
+    result = knn_probe((keys, labels), (queries, query_labels), (queries, test_labels), ks=ks)
+    expected = (reference_knn(queries, keys, labels, result["chosen"]["k"], 3) == test_labels).double().mean()
+    assert result["test_accuracy"] == pytest.approx(float(expected))
 
 
 def test_knn_with_k1_on_train_equals_test_is_perfect():
@@ -237,6 +242,9 @@ def test_max_train_subsample():
 def test_linear_probe_returns_its_choice():
     result = linear_probe(*clusters((100, 50, 50)))
     assert {"test_accuracy", "val_accuracy", "chosen"} <= set(result) and set(result["chosen"]) == {"l2"}
+    # Separable clusters: every penalty of the path is right on val, so the tie goes to the strongest.
+    assert result["chosen"] == {"l2": L2_GRID[0]} and result["val_accuracy"] == result["test_accuracy"] == 1.0
+    assert [c["val_accuracy"] for c in result["val_curve"]] == [1.0] * 3  # stopped after two weaker ties
 
 
 def _bad_inputs():
@@ -277,3 +285,131 @@ def test_the_l2_path_stops_after_two_weaker_penalties_score_below_the_best():
     scores = [c["val_accuracy"] for c in short]
     stopped = len(short) < len(full)
     assert not stopped or (scores[-1] <= max(scores[:-2]) and scores[-2] <= max(scores[:-2]))
+
+
+# ------------------------------------------------------------------ val pulls one way, test the other
+
+
+def minority_side_split():
+    """Separable, imbalanced (70/30) train; ``like_train`` drawn like it; ``minority_side``: the
+    minority points of ``like_train`` relabelled as the majority class. A weak penalty separates the
+    classes (right on ``like_train``, wrong on ``minority_side``); a penalty strong enough to flatten
+    the weights leaves the unpenalised bias, which predicts the majority class (the reverse)."""
+    train = clusters((400,), n_classes=2, weights=[0.7, 0.3])[0]
+    like_train = clusters((400, 200), n_classes=2, weights=[0.7, 0.3])[1]
+    on_minority = like_train[1] == 1
+    return train, like_train, (like_train[0][on_minority], torch.zeros(int(on_minority.sum()), dtype=torch.long))
+
+
+def readings(result):
+    """``{hyper-parameter values: val accuracy}`` from a probe's ``val_curve``, keyed like ``chosen``."""
+    return {tuple(entry[k] for k in result["chosen"]): entry["val_accuracy"] for entry in result["val_curve"]}
+
+
+def assert_chosen_on_val(probe, train, a, b, expected_a, expected_b, **options):
+    """Split ``a`` favours the setting ``expected_a`` and ``b`` favours ``expected_b``. Run with
+    (val, test) = (a, b), then (b, a): each run must choose what its val favours, and report as test
+    accuracy the other run's val reading of that same choice on the same split, which is below that
+    split's best reading (so selecting on test would have chosen otherwise)."""
+    on_a, on_b = probe(train, a, b, **options), probe(train, b, a, **options)
+    assert on_a["chosen"] == expected_a and on_b["chosen"] == expected_b
+    for result, split, own, other in ((on_a, b, on_a, on_b), (on_b, a, on_b, on_a)):
+        chosen = tuple(result["chosen"].values())
+        assert result["val_accuracy"] == readings(own)[chosen] == max(readings(own).values())
+        # The test split scored once, with the model chosen on val (1/N: float rounding may flip one argmax).
+        assert result["test_accuracy"] == pytest.approx(readings(other)[chosen], abs=1 / len(split[1]) + 1e-12)
+        assert readings(other)[chosen] < max(readings(other).values()) - 2 / len(split[1])
+
+
+def test_linear_chooses_l2_on_val_where_test_favours_another():
+    train, like_train, minority_side = minority_side_split()
+    assert_chosen_on_val(linear_probe, train, minority_side, like_train, {"l2": 30.0}, {"l2": 1e-4},
+                         l2_grid=(1e-4, 30.0))
+
+
+def test_mlp_chooses_weight_decay_and_epochs_on_val_where_test_favours_others():
+    """A strong decay flattens the weights within a few epochs: early it separates the classes, later
+    the bias predicts the majority class; a weak decay keeps separating them."""
+    train, like_train, minority_side = minority_side_split()
+    options = {"weight_decays": (10.0, 1e-4), "max_epochs": 8, "patience": 100, "batch_size": 64, "lr": 1e-2}
+    assert_chosen_on_val(mlp_probe, train, minority_side, like_train, {"weight_decay": 10.0, "epochs": 4},
+                         {"weight_decay": 1e-4, "epochs": 2}, **options)
+
+
+def test_mlp_chooses_epochs_on_val_where_test_favours_others():
+    """One strong decay: only the epoch count is chosen (early: the classes separated; later: flattened)."""
+    train, like_train, minority_side = minority_side_split()
+    options = {"weight_decays": (10.0,), "max_epochs": 8, "patience": 100, "batch_size": 64, "lr": 1e-2}
+    assert_chosen_on_val(mlp_probe, train, minority_side, like_train, {"weight_decay": 10.0, "epochs": 4},
+                         {"weight_decay": 10.0, "epochs": 2}, **options)
+
+
+def test_knn_chooses_k_on_val_where_test_favours_another():
+    """Two halves of the circle, 30% of the train labels flipped: a split labelled by the 1-NN vote
+    (noise included) favours k = 1, a cleanly labelled split favours a large vote."""
+    train = circle(600, 2, 0, flip=0.3)
+    clean = circle(300, 2, 1)
+    points = circle(300, 2, 2)[0]
+    normalise = torch.nn.functional.normalize
+    one_nn = _knn_votes(normalise(points, dim=1), normalise(train[0], dim=1), train[1], 2, [1], chunk=1024)[0]
+    ks = (1, 50)
+    assert_chosen_on_val(knn_probe, train, (points, one_nn), clean, {"k": 1}, {"k": 50}, ks=ks)
+
+
+# ------------------------------------------------------------------ the MLP beyond a linear probe
+
+
+def xor(n, seed):
+    """2-D points in the four quadrants (kept 0.1 away from the axes), labelled by sign(x y)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 2, generator=g) * 2 - 1
+    x = x + 0.1 * x.sign()
+    return x, (x[:, 0] * x[:, 1] > 0).long()
+
+
+def test_the_mlp_solves_xor_where_a_linear_probe_is_at_chance():
+    parts = [xor(n, seed) for n, seed in ((400, 0), (200, 1), (400, 2))]
+    assert abs(float(parts[2][1].double().mean()) - 0.5) < 0.05  # balanced: chance is 1/2
+    mlp = mlp_probe(*parts, max_epochs=30, batch_size=64)
+    linear = linear_probe(*parts)
+    assert mlp["val_accuracy"] > 0.95 and mlp["test_accuracy"] > 0.95
+    assert abs(linear["test_accuracy"] - 0.5) < 0.1 and linear["val_accuracy"] < 0.65
+
+
+# ------------------------------------------------------------------ exact values on tiny hand-built data
+
+
+def test_every_probe_is_exactly_right_on_a_hand_built_separable_set():
+    """Three classes at 0, 120 and 240 degrees (radius 3, jitter 0.3): separable by a linear map, by
+    the class means without bias (argmax of the dot product = the nearest direction) and by cosine kNN."""
+    g = torch.Generator().manual_seed(8)
+
+    def split(per_class):
+        y = torch.arange(3).repeat_interleave(per_class)
+        angle = y * 2 * math.pi / 3
+        x = 3 * torch.stack([angle.cos(), angle.sin()], 1) + 0.3 * torch.randn(len(y), 2, generator=g)
+        return x, y
+
+    parts = [split(10), split(5), split(7)]
+    options = {"mlp": {"batch_size": 8, "max_epochs": 40}}
+    for kind, probe in (("linear", linear_probe), ("mlp", mlp_probe), ("knn", knn_probe), ("mean", mean_probe)):
+        result = probe(*parts, **options.get(kind, {}))
+        assert result["val_accuracy"] == 1.0 and result["test_accuracy"] == 1.0, kind
+
+
+def test_the_mean_probe_predicts_the_hand_computed_argmax_of_the_class_means():
+    g = torch.Generator().manual_seed(9)
+    (x, y), (x_val, _), (x_test, y_test) = [(torch.randn(n, 4, generator=g), torch.randint(0, 3, (n,), generator=g))
+                                            for n in (30, 20, 25)]
+    means = [[sum(float(x[i, j]) for i in range(30) if y[i] == c) / int((y == c).sum()) for j in range(4)]
+             for c in range(3)]
+    assert torch.allclose(mean_classifier(x, y, 3), torch.tensor(means, dtype=torch.float64), atol=1e-6)
+
+    def by_hand(points):
+        return torch.tensor([max(range(3), key=lambda c: sum(means[c][j] * float(p[j]) for j in range(4)))
+                             for p in points])
+
+    result = mean_probe((x, y), (x_val, by_hand(x_val)), (x_test, y_test))
+    assert result["val_accuracy"] == 1.0  # val labelled by the hand-computed predictions
+    assert result["test_accuracy"] == pytest.approx(float((by_hand(x_test) == y_test).double().mean()))
+    assert 0 < result["test_accuracy"] < 1  # random labels: the check above is not trivially 0 or 1

@@ -108,3 +108,45 @@ def test_results_name_a_data_file_by_name_and_checksum_not_by_path(tmp_path):
     label = data_label(str(path))
     assert label == f"mine.npz (sha1 {hashlib.sha1(b'some bytes').hexdigest()[:12]})" and str(tmp_path) not in label
     assert data_label("glyphs") == "glyphs"
+
+
+SCORES_BY_SPLIT = {  # (latent_dim, scored) -> the fake evaluation's content and perturbed style accuracy
+    (2, "val"): 0.9, (8, "val"): 0.5,  # validation favours latent_dim=2 on every criterion
+    (2, "test"): 0.2, (8, "test"): 0.95,  # the test split would pull the other way
+}
+
+
+@pytest.mark.parametrize("criterion", ["content", "style", "pareto"])
+def test_the_choice_follows_validation_where_test_favours_another_point(criterion, tmp_path, monkeypatch):
+    """Workspace.evaluate replaced by scores that depend on the split: validation favours point A
+    (latent_dim=2), test favours point B (latent_dim=8). Tune must choose A, score the test split for A
+    only, and report A's test scores (not its validation ones). Training is skipped (the fake
+    evaluation ignores the model)."""
+    import simve.runs
+    import simve.tune
+    from simve.runs import Workspace
+
+    calls = []
+    monkeypatch.setattr(simve.tune, "train_many", lambda runs, jobs, cluster=None: None)
+    monkeypatch.setattr(simve.runs, "train_or_reuse", lambda config, folder: None)
+
+    def fake_evaluate(self, model, config, probes, max_train, particles=0, scored="test", progress=True):
+        latent_dim = config.model_options["latent_dim"]
+        calls.append((latent_dim, scored))
+        accuracy = SCORES_BY_SPLIT[latent_dim, scored]
+        probe = {"linear": {"test_accuracy": accuracy, "val_accuracy": accuracy, "chosen": {}}}
+        return {"tasks": {"content": {"kind": "content", "perturbed": None, "classes": 2, "chance": 0.5, "probes": probe},
+                          "rotation": {"kind": "style", "perturbed": True, "classes": 2, "chance": 0.5, "probes": probe}},
+                "metrics": {"align": 1.0, "uniform": -1.0}}
+
+    monkeypatch.setattr(Workspace, "evaluate", fake_evaluate)
+    argv = ["tune", "--data", "glyphs", "--limit", "100", "--model", "vae", "--grid", "latent_dim=2,8",
+            "--criterion", criterion, "--epochs", "1", "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")]
+    assert main(argv) == 0
+    results = json.loads((tmp_path / "out" / "vae" / "results.json").read_text())["results"]
+    (a, b) = [point["label"] for point in results["grid"]]
+    assert "latent_dim=2" in a and "latent_dim=8" in b
+    assert sorted(calls) == [(2, "test"), (2, "val"), (8, "val")]  # test scored once, for the choice only
+    assert results["chosen"] == [a] and set(results["test"]) == {a}
+    assert [run["content"] for run in results["test"][a]] == [0.2]  # the test scores, read on test
+    assert [point["validation"][0]["content"] for point in results["grid"]] == [0.9, 0.5]

@@ -17,6 +17,8 @@ from simve.data.views import MultiView
 from simve.evaluate.batches import image_batches
 from simve.models.generative import GenerativeModel
 
+BOUNDS_PROTOCOL = 2  # raised when the bounds' computation changes (2: the views no longer depend on the batch size)
+
 
 @torch.no_grad()
 def generative_metrics(
@@ -30,25 +32,32 @@ def generative_metrics(
 ) -> dict[str, float]:
     """ELBO and IWAE_K per view (nats), and reconstruction MSE per pixel, over ``split``.
 
-    The views and the guide's draws are seeded with ``seed`` (the global RNG is forked, so the bounds
-    do not depend on what ran before). ``batch_size`` defaults to about 4096 decoded images per batch
-    (images x particles)."""
+    The views are those of ``multiview(split.images, torch.Generator().manual_seed(seed))``, whatever
+    ``batch_size``; the guide's draws are seeded with ``seed`` too (the global RNG is forked, so the
+    bounds do not depend on what ran before), batch after batch, so another ``batch_size`` changes them
+    (Monte Carlo noise only). ``batch_size`` defaults to about 4096 decoded images per batch (images x
+    particles)."""
     batch_size = batch_size or max(1, 4096 // particles)
     model.eval()
     device = model.device
     generator = torch.Generator().manual_seed(seed)
     totals = {"elbo": 0.0, "iwae": 0.0, "sq_error": 0.0}
     batches = image_batches(split.images, batch_size, device)
+    n, n_views = len(split), multiview.views
+    # The views' parameters are drawn for the whole split at once, as ``multiview(split.images, generator)``
+    # would: each image's views do not depend on the batch size (which defaults to one set by ``particles``).
+    params = multiview.augment.sample(n * n_views, generator)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        for _, images, originals in tqdm(batches, desc=f"bounds (K={particles})", unit="batch",
-                                         disable=not progress, total=-(-len(split) // batch_size)):
-            views, _ = multiview(images, generator)
-            bounds = model.bounds(views.to(device), particles)
+        for rows, _, originals in tqdm(batches, desc=f"bounds (K={particles})", unit="batch",
+                                       disable=not progress, total=-(-n // batch_size)):
+            part = slice(rows.start * n_views, rows.start * n_views + len(originals) * n_views)
+            x = originals.repeat_interleave(n_views, dim=0)
+            views = multiview.augment.apply(x, {key: value[part] for key, value in params.items()})
+            bounds = model.bounds(views.view(len(originals), n_views, *x.shape[1:]), particles)
             totals["elbo"] += float(bounds["elbo"].sum())
             totals["iwae"] += float(bounds["iwae"].sum())
             totals["sq_error"] += float((model.reconstruct(originals) - originals).pow(2).mean((1, 2, 3)).sum())
-    n, n_views = len(split), multiview.views
     return {
         "elbo_per_view": totals["elbo"] / (n * n_views),
         "iwae_per_view": totals["iwae"] / (n * n_views),
