@@ -18,19 +18,20 @@ from pathlib import Path
 import torch
 
 from simve.errors import SimveError
+from simve.evaluate.batches import embed_images
 from simve.evaluate.curve import curve_points, curve_table, with_rise
-from simve.evaluate.features import extract_features
+from simve.evaluate.generative import BOUNDS_PROTOCOL
 from simve.evaluate.probes import PROBES, PROTOCOL
 from simve.evaluate.report import comparison_table, markdown_table, summarise
 from simve.io import read_json
-from simve.models import MODELS, benchmark_models, build_model, option_hints, parse_value
+from simve.models import MODELS, benchmark_models, build_model, option_hints
 from simve.models.anchors import ANCHORS, PCA, RawPixels
 from simve.models.generative import default_latent_dim
 from simve.plots import save_curves, save_tradeoff
 from simve.presets import with_preset
 from simve.runs import (
     TRAINING_KNOBS,
-    Cluster,
+    RunsSpec,
     Variant,
     Workspace,
     cached,
@@ -45,53 +46,36 @@ from simve.runs import (
     train_or_reuse,
     write_results,
 )
+from simve.settings import parse_pairs
 from simve.stats import STD_CONVENTION, mean_std
 from simve.train import TrainConfig, read_curve
 
 
-@dataclass
-class BenchmarkSpec:
-    data: str
-    epochs: int
-    out: Path
-    runs: Path
+@dataclass(kw_only=True)
+class BenchmarkSpec(RunsSpec):
+    """A benchmark: :class:`simve.runs.RunsSpec` and its rows, anchors and evaluation."""
+
     models: tuple[str, ...] = field(default_factory=benchmark_models)
     seeds: tuple[int, ...] = (0, 1, 2)
-    data_root: str | None = None
-    limit: int | None = None
     probes: tuple[str, ...] = PROBES
-    particles: int = 100
-    max_train: int = 10_000
+    particles: int = 100  # IWAE samples of the generative bounds (0: none)
     sweep: dict[str, list] = field(default_factory=dict)
     anchors: tuple[str, ...] = ANCHORS  # which anchor rows to show (none: a quick sweep)
-    jobs: int = 1  # training processes at a time (evaluation stays in this one)
-    cluster: Cluster | None = None  # train the runs as submitit jobs there instead
     matched_dims: bool = True  # discriminative models again at SimVE's latent size (unless a row sets its own)
-    preset: str | None = None  # settings bundle under every generative row (simve.presets), e.g. "paper"
     title: str = ""  # the table's title (default: "simve benchmark: DATA")
     names: dict[str, str] = field(default_factory=dict)  # a row of ``models`` -> its name in tables and figures
-    curve: str = "off"  # every run's learning-curve schedule (simve.train.curve_epochs)
 
     def evaluation(self, views: int, seed: int) -> dict:
         """The settings an evaluation depends on: its cache key."""
         return {"probes": list(self.probes), "max_train": self.max_train, "particles": self.particles,
-                "views": views, "seed": seed}
+                "views": views, "seed": seed, **({"bounds_protocol": BOUNDS_PROTOCOL} if self.particles else {})}
 
 
 def parse_sweep(items: list[str]) -> dict[str, list]:
     """``["prior_var=0.01,0.1", "views=2,4"]`` -> ``{"prior_var": [0.01, 0.1], "views": [2, 4]}``, each value
     typed as its SimVE option or training setting declares."""
-    hints = {**option_hints("simve"), **TRAINING_KNOBS}
-    sweep = {}
-    for item in items:
-        name, _, values = item.partition("=")
-        if name not in hints or not values:
-            raise SimveError(f"--sweep takes NAME=V1,V2,... with NAME among {', '.join(hints)}, got {item!r}")
-        try:
-            sweep[name] = [parse_value(hints[name], v.strip()) for v in values.split(",")]
-        except ValueError:
-            raise SimveError(f"--sweep {name}: values must be numbers, got {values!r}") from None
-    return sweep
+    return parse_pairs(items, {**option_hints("simve"), **TRAINING_KNOBS}, many=True, what="--sweep",
+                       check=lambda key, value: TrainConfig.check(key, value) if key in TRAINING_KNOBS else None)
 
 
 def benchmark_rows(spec: BenchmarkSpec, image_shape) -> tuple[dict[str, Variant], set[str]]:
@@ -127,9 +111,7 @@ class Benchmark:
         return TrainConfig(model="simclr", data=s.data, data_root=s.data_root, limit=s.limit, seed=seed, epochs=1)
 
     def config(self, row: str, seed: int) -> TrainConfig:
-        s = self.spec
-        return self.variants[row].config(data=s.data, data_root=s.data_root, limit=s.limit, seed=seed, epochs=s.epochs,
-                                         curve=s.curve)
+        return self.spec.config(self.variants[row], seed)
 
     def folder(self, row: str, seed: int) -> Path:
         return run_folder(self.spec.runs, self.config(row, seed))
@@ -321,7 +303,7 @@ def _embedding_figure(benchmark: Benchmark, figures: Path) -> None:
         config = benchmark.config(row, seed)
         model, data = train_or_reuse(config, benchmark.folder(row, seed)), benchmark.workspace.data(config)
         test = data.test.subset(slice(0, 2000))
-        features = extract_features(model, test)
+        features = embed_images(model, test.images)
         centred = features - features.mean(0)
         coords = centred @ torch.linalg.svd(centred, full_matrices=False).Vh[:2].T
         colours = [test.labels, test.factors[:, 0] if test.factors is not None else test.labels]

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import math
 
+from simve.data import load_dataset
 from simve.errors import SimveError
 from simve.models import MODELS, model_options
 from simve.runs import Variant
+from simve.train import TrainConfig
 
 PRESETS = ("paper",)
 PAPER_LOG_VAR_X = -4.6
@@ -65,3 +67,14 @@ def with_preset(variant: Variant, name: str | None, image_shape: tuple[int, int,
     options, training = preset_settings(name, variant.model, image_shape)
     return Variant(variant.model, tuple(sorted({**options, **dict(variant.options)}.items())),
                    tuple(sorted({**training, **dict(variant.training)}.items())))
+
+
+def preset_config(name: str | None, model: str, data: str, epochs: int, options: dict, settings: dict) -> TrainConfig:
+    """The training config of ``model`` on ``data`` with ``options`` and ``settings`` over preset ``name``'s
+    (for the dataset's image shape; none: just these)."""
+    if name is not None:
+        shape = load_dataset(data, settings.get("data_root"), download=bool(settings.get("download")),
+                             limit=settings.get("limit")).image_shape
+        preset_options, preset_training = preset_settings(name, model, shape)
+        options, settings = {**preset_options, **options}, {**preset_training, **settings}
+    return TrainConfig(model=model, data=data, epochs=epochs, model_options=options, **settings)

@@ -29,13 +29,13 @@ from simve.evaluate.probes import PROTOCOL
 from simve.evaluate.report import evaluate
 from simve.evaluate.tasks import TaskSet, build_tasks
 from simve.io import machine, read_json, versions, write_json, write_text
-from simve.models import MODELS, SSLModel, model_names, option_hints, parse_value
-from simve.train import CONFIG, TrainConfig, read_metrics, train
+from simve.models import MODELS, SSLModel, model_names, option_hints
+from simve.settings import declared, parse_pairs
+from simve.train import CONFIG, KNOBS, TrainConfig, read_metrics, train
 
 # ------------------------------------------------------------------------- what to train
 
-TRAINING_KNOBS = {"views": int, "lr": float, "epochs": int, "batch_size": int, "adam_eps": float,
-                  "augment": str, "precision": str}  # set on the TrainConfig
+TRAINING_KNOBS = KNOBS  # the training settings a row may set (declared in TrainConfig)
 
 
 @dataclass(frozen=True)
@@ -69,34 +69,45 @@ def parse_variant(text: str) -> Variant:
     if model not in MODELS:
         raise SimveError(f"{text!r}: unknown model {model!r}; choose from {', '.join(model_names())}")
     hints = option_hints(model)
-    options, training, bundle = {}, {}, None
-    for item in items:
-        knob, sep, value = item.partition("=")
-        if not sep or not value:
-            raise SimveError(f"{text!r}: write each setting as KNOB=VALUE, got {item!r}")
-        if knob == "preset":
-            bundle = value
-            continue
-        if knob not in hints and knob not in TRAINING_KNOBS:
-            raise SimveError(f"{text!r}: {model} has no option {knob!r}; choose from "
-                             f"{', '.join([*hints, *TRAINING_KNOBS])}")
-        try:
-            typed = parse_value(hints.get(knob, TRAINING_KNOBS.get(knob)), value)
-        except ValueError as err:
-            raise SimveError(f"{text!r}: {knob}: {err}") from None
-        if TRAINING_KNOBS.get(knob) in (int, float) and not typed > 0:
-            kind = "a whole number >= 1" if TRAINING_KNOBS[knob] is int else "positive"
-            raise SimveError(f"{text!r}: {knob} must be {kind}, got {value}")
-        (options if knob in hints else training)[knob] = typed
+    settings = parse_pairs(items, {**hints, **KNOBS, "preset": str}, many=False, what=f"{text!r}: {model}",
+                           check=lambda key, value: TrainConfig.check(key, value) if key in KNOBS else None)
+    bundle = settings.pop("preset", None)
+    options = {k: v for k, v in settings.items() if k in hints}
+    training = {k: v for k, v in settings.items() if k not in hints}
     return Variant(model, tuple(sorted(options.items())), tuple(sorted(training.items())), bundle)
+
+
+@dataclass(kw_only=True)
+class RunsSpec:
+    """What the commands that train many runs share (``simve benchmark``, ``simve tune``): the data, the
+    budget, the seeds, the probes, where the results and the runs go, and how the runs are trained."""
+
+    data: str
+    epochs: int
+    out: Path
+    runs: Path
+    seeds: tuple[int, ...] = (0,)
+    data_root: str | None = None
+    limit: int | None = None
+    probes: tuple[str, ...] = ("linear",)
+    max_train: int = 10_000  # probes fitted on at most this many train images
+    preset: str | None = None  # settings bundle under every generative row (simve.presets), e.g. "paper"
+    jobs: int = 1  # training processes at a time (evaluation stays in this one)
+    cluster: Cluster | None = None  # train the runs as submitit jobs there instead
+    curve: str = "off"  # every run's learning-curve schedule (simve.train.curve_epochs)
+
+    def config(self, variant: Variant, seed: int) -> TrainConfig:
+        """The training config of ``variant`` for ``seed`` at this spec's data, budget and curve."""
+        return variant.config(data=self.data, data_root=self.data_root, limit=self.limit, seed=seed,
+                              epochs=self.epochs, curve=self.curve)
 
 
 # ------------------------------------------------------------------------------------ one run
 
 
-# Config fields added after runs were first cached: they enter the hash only when they differ from
-# these defaults, so that every earlier folder keeps its name.
-LATER_FIELDS = {"precision": "fp32", "curve": "off"}
+# Config fields added after runs were first cached (declared ``added_later``): they enter the hash only
+# when they differ from their defaults, so that every earlier folder keeps its name.
+LATER_FIELDS = {name: field.default for name, field in declared(TrainConfig, added_later=True).items()}
 
 
 def run_folder(runs: str | Path, config: TrainConfig) -> Path:

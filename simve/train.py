@@ -44,58 +44,73 @@ from simve.data import PRESETS, MultiView, ViewLoader, load_dataset, preset
 from simve.errors import SimveError
 from simve.io import folder_lock, make_folder, remove_stale_temporaries, write_atomic, write_text
 from simve.models import SSLModel, build_model
+from simve.settings import check_fields, check_value, declared, hints, option
 
 CONFIG, CHECKPOINT, METRICS, CURVE, FIGURES = "config.json", "checkpoint.pt", "metrics.jsonl", "curve.jsonl", "figures"
 CHECKPOINT_FORMAT = "simve-checkpoint-1"
 CHECKPOINT_KEYS = ("model", "config", "step", "epoch", "batch", "epoch_loss_sum", "elapsed", "model_state",
                    "optimizer_state", "rng")
-RESUMABLE = ("epochs", "device")  # the config fields a resumed run may change
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 CURVES = ("off", "doubling", "every")  # when a run reads its learning curve (see curve_epochs)
 
 
+def _model_names() -> tuple[str, ...]:
+    from simve.models import model_names
+
+    return tuple(model_names())
+
+
 @dataclass
 class TrainConfig:
-    """Everything that reproduces a run."""
+    """Everything that reproduces a run, each setting declared once (:func:`simve.settings.option`): the
+    command line (``simve train``), the resume rules (``resumable``) and what a benchmark row or a tuning
+    grid may set (``knob``) are generated from these declarations."""
 
-    model: str
-    data: str
-    epochs: int
-    model_options: dict = field(default_factory=dict)
-    data_root: str | None = None
-    download: bool = False
-    limit: int | None = None
-    val_fraction: float = 0.1
-    batch_size: int = 64
-    views: int = 2
-    lr: float = 1e-3
-    adam_eps: float = 1e-8
-    weight_decay: float = 0.0
-    augment: str | None = None  # the training views' augmentation preset (default: the dataset's own)
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"  # bf16: the loss under torch.autocast (weights, gradients and Adam stay fp32)
-    checkpoint_every: int = 500
-    log_every: int = 10
-    curve: str = "off"  # the learning curve's schedule: off, doubling (1, 2, 4, ..., E/2, E) or every epoch
+    model: str = option(None, "model name", choices=_model_names)
+    data: str = option(None, "dataset name or path of a .npz file")
+    epochs: int = option(None, "train up to E epochs in all", at_least=1, resumable=True, knob=True, metavar="E")
+    model_options: dict = field(default_factory=dict)  # the model's own options (simve.models: each model's Options)
+    data_root: str | None = option(None, "folder holding one folder per dataset (default: $SIMVE_DATA, else "
+                                         "~/.cache/simve/data)", metavar="DIR")
+    download: bool = option(False, "download a missing torchvision dataset")
+    limit: int | None = option(None, "use at most N train and N test images", at_least=1, metavar="N")
+    val_fraction: float = option(0.1, "share of the train images held out for validation", at_least=0.0,
+                                 metavar="F")
+    batch_size: int = option(64, "images per step", at_least=1, knob=True, metavar="B")
+    views: int = option(2, "augmented views per image", at_least=1, knob=True, metavar="J")
+    lr: float = option(1e-3, "Adam learning rate", positive=True, knob=True)
+    adam_eps: float = option(1e-8, "Adam's eps", positive=True, knob=True, metavar="EPS")
+    weight_decay: float = option(0.0, "Adam's weight decay (L2 on every weight)", at_least=0.0, knob=True,
+                                 metavar="WD")
+    augment: str | None = option(None, "augmentation preset of the training views (default: the dataset's own)",
+                                 choices=tuple(PRESETS), knob=True)
+    seed: int = option(0, "seed of the validation split, the views and the weights")
+    device: str = option("auto", "auto: cuda where available", choices=DEVICES, resumable=True)
+    precision: str = option("fp32", "bf16: compute the loss under autocast (weights, gradients and Adam stay fp32)",
+                            choices=PRECISIONS, knob=True, added_later=True)
+    checkpoint_every: int = option(500, "steps between checkpoints (also at the end of every epoch)", at_least=1,
+                                   metavar="N")
+    log_every: int = option(10, "steps between the loss records of metrics.jsonl", at_least=1, metavar="N")
+    curve: str = option("off", "read the learning curve into RUN/curve.jsonl: the linear probe's validation "
+                               "accuracy on every task after epochs 1, 2, 4, ..., E/2 and E (doubling, the flag's "
+                               "own value) or after every epoch", choices=CURVES, const="doubling",
+                        added_later=True)
 
     def __post_init__(self):
+        for name in ("model", "data", "epochs"):
+            if getattr(self, name) is None:
+                raise SimveError(f"a training config needs {name}")
         for name in ("epochs", "batch_size", "views", "checkpoint_every", "log_every"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise SimveError(f"{name} must be a whole number >= 1, got {value!r}")
-        if not 0 < self.lr < math.inf or not 0 < self.adam_eps < math.inf or not 0 <= self.weight_decay < math.inf:
-            raise SimveError(f"lr and adam_eps must be > 0 and weight_decay >= 0, got {self.lr}, {self.adam_eps} "
-                             f"and {self.weight_decay}")
-        if self.augment is not None and self.augment not in PRESETS:
-            raise SimveError(f"unknown augmentation preset {self.augment!r}; choose one of {', '.join(PRESETS)}")
-        if self.precision not in PRECISIONS:
-            raise SimveError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.curve not in CURVES:
-            raise SimveError(f"curve must be one of {', '.join(CURVES)}, got {self.curve!r}")
-        if self.device not in DEVICES:
-            raise SimveError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        check_fields(self)
+
+    @classmethod
+    def check(cls, name: str, value) -> None:
+        """Refuse ``value`` for setting ``name`` in one line, before any config is made."""
+        check_value(cls.__dataclass_fields__[name], value)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -237,6 +252,10 @@ def load_checkpoint(path: Path, config: TrainConfig) -> dict:
     if differ:
         raise SimveError(f"{path} belongs to another run: its {', '.join(differ)} differ from {CONFIG}")
     return state
+
+
+RESUMABLE = tuple(declared(TrainConfig, resumable=True))  # the config fields a resumed run may change
+KNOBS = hints(TrainConfig, declared(TrainConfig, knob=True))  # what a benchmark row or a tuning grid may set
 
 
 def _differences(a: TrainConfig, b: TrainConfig) -> list[str]:

@@ -32,7 +32,7 @@ from simve.models import MODELS
 from simve.plots import save_curves, save_tradeoff, save_tuning_map
 from simve.presets import with_preset
 from simve.runs import (
-    Cluster,
+    RunsSpec,
     Variant,
     Workspace,
     compute_used,
@@ -52,42 +52,19 @@ CRITERIA = ("content", "style", "pareto")
 SCORES = {"content": "content", "style": "style_perturbed"}
 
 
-@dataclass
-class TuneSpec:
-    data: str
+@dataclass(kw_only=True)
+class TuneSpec(RunsSpec):
+    """A tuning: :class:`simve.runs.RunsSpec`, the model, its grid and fixed settings, and the criterion."""
+
     model: str
     grid: dict[str, list[str]]  # key -> values as written (typed by parse_variant)
     criterion: str
-    epochs: int
-    out: Path
-    runs: Path
-    seeds: tuple[int, ...] = (0,)
-    data_root: str | None = None
-    limit: int | None = None
-    probes: tuple[str, ...] = ("linear",)
-    max_train: int = 10_000
-    preset: str | None = None
     fixed: dict[str, str] = field(default_factory=dict)  # settings every point shares
-    jobs: int = 1  # training processes at a time
-    cluster: Cluster | None = None  # train the runs as submitit jobs there instead
-    curve: str = "off"  # every run's learning-curve schedule (simve.train.curve_epochs)
 
     @property
     def name(self) -> str:
         """The results folder's name: the model and its fixed settings (``simclr-latent_dim10``)."""
         return "".join([self.model, *(f"-{k}{v}" for k, v in self.fixed.items())])
-
-
-def parse_grid(items: list[str]) -> dict[str, list[str]]:
-    """``["beta=1,0.1", "views=2,4"]`` -> ``{"beta": ["1", "0.1"], "views": ["2", "4"]}``."""
-    grid = {}
-    for item in items:
-        key, _, values = item.partition("=")
-        parts = [v.strip() for v in values.split(",") if v.strip()]
-        if not key or not parts or key in grid or len(set(parts)) < len(parts):
-            raise SimveError(f"--grid takes KEY=V1,V2,... once per key with distinct values, got {item!r}")
-        grid[key] = parts
-    return grid
 
 
 def grid_points(spec: TuneSpec, image_shape) -> list[Variant]:
@@ -123,9 +100,7 @@ class Tuning:
         self.points = grid_points(spec, self.data.image_shape)
 
     def config(self, variant: Variant, seed: int) -> TrainConfig:
-        s = self.spec
-        return variant.config(data=s.data, data_root=s.data_root, limit=s.limit, seed=seed, epochs=s.epochs,
-                              curve=s.curve)
+        return self.spec.config(variant, seed)
 
     def scored(self, variant: Variant, scored: str) -> list[dict]:
         """The summaries of ``variant`` over the seeds, with the probes read on ``scored`` (val or test)."""

@@ -1,4 +1,4 @@
-"""The layers of the package import downwards only (README, "Architecture"), checked on the source.
+"""The layers of the package import downwards only (docs/architecture.md), checked on the source.
 
 Every ``import simve.X`` or ``from simve.X import ...`` anywhere in a module (functions included) is
 an edge; a module may import its own top-level package or module, and any lower layer.
@@ -12,13 +12,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "simve"
 LAYERS = (
     ("errors",),
-    ("io", "stats", "distributed"),
+    ("io", "stats", "distributed", "settings"),
     ("data", "nets", "losses", "plots", "figures"),
     ("models",),
     ("train",),
     ("evaluate",),
     ("runs",),
-    ("presets",),
+    ("presets", "analyse"),
     ("experiments", "benchmark", "tune", "bench"),
     ("demo",),
     ("cli",),
@@ -68,3 +68,22 @@ def test_the_check_sees_an_upward_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from simve.runs import cached\n")
     assert imports(bad) == [(2, "simve.runs")] and LAYER["runs"] > LAYER["models"]
+
+
+def documented_layers(text: str) -> tuple[tuple[str, ...], ...]:
+    """The modules of each row of the ``| layer | modules | ... |`` table in ``text``, in order."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.replace(" ", "").startswith("|layer|modules|"))
+    rows = []
+    for line in lines[start + 2:]:  # after the header and its |---| line
+        if not line.startswith("|"):
+            break
+        level, modules = (cell.strip() for cell in line.strip("|").split("|")[:2])
+        assert level == str(len(rows)), f"layer {level!r} out of order in docs/architecture.md"
+        rows.append(tuple(name.strip().strip("`") for name in modules.split(",")))
+    return tuple(rows)
+
+
+def test_the_documented_layers_are_the_tested_ones():
+    doc = PACKAGE.parent / "docs" / "architecture.md"
+    assert documented_layers(doc.read_text()) == LAYERS

@@ -11,7 +11,7 @@ from simve.cli import main
 
 def run_cli(*args):
     """Run ``simve`` in a fresh interpreter, as a user would."""
-    return subprocess.run([sys.executable, "-m", "simve.cli", *args], capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run([sys.executable, "-m", "simve", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 @needs_shared("fashionmnist")

@@ -86,5 +86,5 @@ def test_a_paper_run_trains_with_its_optimiser_and_views(tmp_path):
     assert state["optimizer_state"]["param_groups"][0]["eps"] == 1e-4
     assert state["optimizer_state"]["param_groups"][0]["lr"] == 8e-5
     assert model.options.recon_weight == pytest.approx(math.exp(4.6))
-    with pytest.raises(SimveError, match="unknown augmentation preset"):
+    with pytest.raises(SimveError, match="augment must be one of gray28"):
         TrainConfig(model="simve", data="glyphs", epochs=1, augment="sideways")

@@ -10,7 +10,8 @@ from torch import nn
 
 from simve.cli import main
 from simve.errors import SimveError
-from simve.models.base import MODELS, Options, SSLModel, option, register
+from simve.models.base import MODELS, Options, SSLModel, register
+from simve.settings import option
 from simve.train import TrainConfig, load_config, read_metrics, train
 
 
@@ -230,7 +231,7 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path):
 
 @pytest.mark.parametrize("changes, message", [
     ({"views": 1}, "test-ae needs at least 2 views per datum; pass --views 2 or more"),
-    ({"model": "nope"}, "unknown model 'nope'"),
+    ({"model": "nope"}, "model must be one of .*, got 'nope'"),
     ({"data": "nope"}, "unknown dataset 'nope'"),
     ({"model_options": {"depth": 3}}, "test-ae takes no option depth"),
 ])
@@ -274,8 +275,8 @@ def test_cli_train_and_resume(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    ([*CLI_RUN, "--epochs", "0", "--out", "r"], "expected a number >= 1"),
-    ([*CLI_RUN, "--epochs", "1", "--lr", "-1", "--out", "r"], "expected a finite number > 0"),
+    ([*CLI_RUN, "--epochs", "0", "--out", "r"], "epochs must be >= 1, got 0"),
+    ([*CLI_RUN, "--epochs", "1", "--lr", "-1", "--out", "r"], "lr must be positive and finite, got -1.0"),
     ([*CLI_RUN, "--epochs", "1", "--device", "tpu", "--out", "r"], "invalid choice"),
     (["train", "--data", "glyphs", "--epochs", "1", "--out", "r"], "a new run needs --model"),
     (["train", "--out", "r", "--resume", "--lr", "0.1"], "with --resume give only --epochs and --device"),

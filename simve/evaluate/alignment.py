@@ -16,7 +16,7 @@ import torch
 from scipy.stats import spearmanr
 
 from simve.data import MultiView, preset
-from simve.evaluate.features import extract_features
+from simve.evaluate.batches import embed_images
 from simve.evaluate.metrics import alignment_uniformity
 from simve.evaluate.probes import run_probe
 from simve.models import SSLModel
@@ -49,7 +49,7 @@ def measure(model: SSLModel, data, seed: int) -> dict[str, float]:
         metrics = alignment_uniformity(seen, data.val, multiview, seed=seed)
         metrics["sum"] = metrics["align"] + metrics["uniform"]
         results.update({prefix + key: value for key, value in metrics.items()})
-    parts = [(extract_features(model, split), split.labels) for split in (data.train, data.val, data.test)]
+    parts = [(embed_images(model, split.images), split.labels) for split in (data.train, data.val, data.test)]
     probe = run_probe(MEASURE_KEY["probe"], *parts, seed=seed)
     return {**results, "val_accuracy": probe["val_accuracy"], "accuracy": probe["test_accuracy"],
             "l2": probe["chosen"]}

@@ -37,7 +37,6 @@ import torch.nn.functional as F
 
 from simve.errors import SimveError
 
-PROBES = ("linear", "mlp", "knn", "mean")
 PROTOCOL = 2  # raised whenever the grids or stopping rules change, so that cached evaluations are redone
 L2_GRID = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
 WEIGHT_DECAY_GRID = (1e-2, 1e-4)
@@ -354,7 +353,8 @@ def mean_probe(train: Part, val: Part, test: Part, seed: int = 0, max_train: int
 
 # ---------------------------------------------------------------------------------------------- api
 
-_PROBE_FUNCTIONS = {"linear": linear_probe, "mlp": mlp_probe, "knn": knn_probe, "mean": mean_probe}
+PROBE_FUNCTIONS = {"linear": linear_probe, "mlp": mlp_probe, "knn": knn_probe, "mean": mean_probe}
+PROBES = tuple(PROBE_FUNCTIONS)  # their names, in the order tables show them
 
 
 def run_probe(kind: str, train: Part, val: Part, test: Part, seed: int = 0, max_train: int | None = 10_000) -> dict:
@@ -365,16 +365,16 @@ def run_probe(kind: str, train: Part, val: Part, test: Part, seed: int = 0, max_
     ``max_train`` training points (a random subset drawn with ``seed``, every class kept; ``None``:
     all) are used to fit; the result is deterministic given ``seed``.
     """
-    if kind not in _PROBE_FUNCTIONS:
+    if kind not in PROBE_FUNCTIONS:
         raise SimveError(f"unknown probe {kind!r}; choose one of {', '.join(PROBES)}")
-    return _PROBE_FUNCTIONS[kind](train, val, test, seed=seed, max_train=max_train)
+    return PROBE_FUNCTIONS[kind](train, val, test, seed=seed, max_train=max_train)
 
 
 def run_probes(kinds: Iterable[str], train: Part, val: Part, test: Part, seed: int = 0,
                max_train: int | None = 10_000) -> dict[str, dict]:
     """``run_probe`` for each kind in ``kinds``, keyed by kind (all kinds checked before any runs)."""
     kinds = list(kinds)
-    unknown = [k for k in kinds if k not in _PROBE_FUNCTIONS]
+    unknown = [k for k in kinds if k not in PROBE_FUNCTIONS]
     if unknown:
         raise SimveError(f"unknown probe(s) {', '.join(map(repr, unknown))}; choose from {', '.join(PROBES)}")
     return {kind: run_probe(kind, train, val, test, seed=seed, max_train=max_train) for kind in kinds}

@@ -18,7 +18,6 @@ from simve.models.base import (
     model_options,
     option_fields,
     option_hints,
-    parse_value,
     register,
 )
 
@@ -26,4 +25,4 @@ for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["MODELS", "SSLModel", "benchmark_models", "build_model", "make_options", "model_class", "model_names",
-           "model_options", "option_fields", "option_hints", "parse_value", "register"]
+           "model_options", "option_fields", "option_hints", "register"]

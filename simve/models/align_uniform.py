@@ -11,9 +11,10 @@ import itertools
 import torch
 
 from simve import losses
-from simve.models.base import option, register
+from simve.models.base import register
 from simve.models.discriminative import Discriminative, DiscriminativeOptions
 from simve.nets.heads import HEADS
+from simve.settings import option
 
 
 @dataclasses.dataclass(frozen=True)

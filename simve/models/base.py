@@ -22,7 +22,6 @@ there is imported with the package, so adding a model is adding one file.
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from collections.abc import Callable
 from typing import ClassVar
@@ -31,6 +30,7 @@ import torch
 from torch import nn
 
 from simve.errors import SimveError
+from simve.settings import check_fields
 
 CAPABILITIES = {
     "reconstruct": "reconstruct(images): decoder mean at the posterior mean",
@@ -41,35 +41,16 @@ CAPABILITIES = {
 }
 
 
-def option(default, help: str, *, choices: tuple | None = None, positive: bool = False, at_least: float | None = None,
-           symbol: str = ""):
-    """A field of a model's ``Options``: its default, its help line and the checks its values must pass."""
-    return dataclasses.field(default=default, metadata={"help": help, "choices": choices, "positive": positive,
-                                                        "at_least": at_least, "symbol": symbol})
-
-
 @dataclasses.dataclass(frozen=True)
 class Options:
     """Base of every model's options; values are checked when the options are made."""
 
     def __post_init__(self):
-        for field in dataclasses.fields(self):
-            value, meta = getattr(self, field.name), field.metadata
-            label = f"{field.name} ({meta['symbol']})" if meta.get("symbol") else field.name
-            if meta.get("choices") and value is not None and value not in meta["choices"]:
-                raise SimveError(f"{label} must be one of {', '.join(map(str, meta['choices']))}, got {value!r}")
-            if meta.get("positive") and not _number(value) > 0:
-                raise SimveError(f"{label} must be positive, got {value}")
-            if meta.get("at_least") is not None and not _number(value) >= meta["at_least"]:
-                raise SimveError(f"{label} must be >= {meta['at_least']:g}, got {value}")
+        check_fields(self)
         self.check()
 
     def check(self) -> None:
         """Checks across fields (none by default)."""
-
-
-def _number(value) -> float:
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
 
 
 class SSLModel(nn.Module):
@@ -160,22 +141,6 @@ def option_fields(name: str) -> tuple[dataclasses.Field, ...]:
 def option_hints(name: str) -> dict[str, object]:
     """Each option of model ``name`` and its declared type (``int | None``, ``float | str``, ...)."""
     return typing.get_type_hints(model_class(name).Options)
-
-
-def parse_value(hint, text: str):
-    """``text`` as a value of type ``hint``: the first of its types that reads it (``int | None`` -> int,
-    ``float | str`` -> a number where it is one, else the word; bools are yes/no/true/false)."""
-    kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    for kind in (k for k in kinds if k is not type(None)):
-        if kind is bool:
-            if text.lower() in ("yes", "no", "true", "false"):
-                return text.lower() in ("yes", "true")
-            continue
-        try:
-            return kind(text)
-        except ValueError:
-            continue
-    raise ValueError(f"expected {' or '.join(getattr(k, '__name__', str(k)) for k in kinds)}, got {text!r}")
 
 
 def model_options(name: str) -> dict[str, object]:

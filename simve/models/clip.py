@@ -13,10 +13,11 @@ import dataclasses
 import torch
 
 from simve import losses
-from simve.models.base import option, register
+from simve.models.base import register
 from simve.models.discriminative import Discriminative, DiscriminativeOptions
 from simve.nets import build_backbone
 from simve.nets.heads import Representation, flat_apply, projection_head
+from simve.settings import option
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,9 +16,10 @@ import pyro
 import pyro.distributions as dist
 from torch.distributions import kl_divergence
 
-from simve.models.base import option, register
+from simve.models.base import register
 from simve.models.generative import GenerativeOptions
 from simve.models.vae import VAE
+from simve.settings import option
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,9 +17,10 @@ import torch.nn.functional as F
 
 from simve import losses
 from simve.errors import SimveError
-from simve.models.base import option, register
+from simve.models.base import register
 from simve.models.discriminative import Discriminative, DiscriminativeOptions
 from simve.nets.heads import HEADS
+from simve.settings import option
 
 KINDS = ("logistic", "hinge")
 

@@ -17,9 +17,10 @@ import dataclasses
 import torch
 
 from simve import distributed
-from simve.models.base import Options, SSLModel, option
+from simve.models.base import Options, SSLModel
 from simve.nets import NETS, build_backbone
 from simve.nets.heads import HEADS, Representation, flat_apply, projection_head
+from simve.settings import option
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,8 +26,9 @@ from pyro.infer import Trace_ELBO
 from pyro.poutine.util import site_is_subsample
 
 from simve.models import likelihoods
-from simve.models.base import Options, SSLModel, option
+from simve.models.base import Options, SSLModel
 from simve.nets import NETS, build_decoder, build_encoder
+from simve.settings import option
 
 
 def default_latent_dim(image_shape: tuple[int, int, int]) -> int:

@@ -20,9 +20,10 @@ import torch.nn.functional as F
 
 from simve import distributed, losses
 from simve.errors import SimveError
-from simve.models.base import option, register
+from simve.models.base import register
 from simve.models.discriminative import Discriminative, DiscriminativeOptions
 from simve.nets.heads import flat_apply
+from simve.settings import option
 
 
 @dataclasses.dataclass(frozen=True)

@@ -39,8 +39,9 @@ import torch
 from pyro import poutine
 
 from simve.errors import SimveError
-from simve.models.base import option, register
+from simve.models.base import register
 from simve.models.generative import GenerativeModel, GenerativeOptions
+from simve.settings import option
 
 
 @dataclasses.dataclass(frozen=True)

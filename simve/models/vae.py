@@ -14,8 +14,9 @@ import pyro.distributions as dist
 import torch
 from pyro import poutine
 
-from simve.models.base import option, register
+from simve.models.base import register
 from simve.models.generative import GenerativeModel, GenerativeOptions
+from simve.settings import option
 
 
 @register("vae")

@@ -3,8 +3,9 @@
 import dataclasses
 
 from simve import losses
-from simve.models.base import option, register
+from simve.models.base import register
 from simve.models.discriminative import Discriminative, DiscriminativeOptions
+from simve.settings import option
 
 
 @dataclasses.dataclass(frozen=True)
