@@ -173,7 +173,7 @@ def read_curve(run_dir: str | Path) -> list[dict]:
 
 def place(model: SSLModel, device: torch.device) -> SSLModel:
     """``model`` on ``device``, conv weights in channels-last (NHWC) layout, which the CPU and cuDNN
-    kernels run faster (``simve bench`` on the 32 px conv nets: about 1.25x a step on CPU)."""
+    kernels run faster (``simve timing`` on the 32 px conv nets: about 1.25x a step on CPU)."""
     model = model.to(device)
     if any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
         model = model.to(memory_format=torch.channels_last)
@@ -338,7 +338,7 @@ def descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer, value: float |
 def make_optimizer(parameters, lr: float, eps: float = 1e-8, weight_decay: float = 0.0,
                    fused: bool = True) -> torch.optim.Adam:
     """Adam, by default the fused kernel: one pass over all parameters instead of a loop of small
-    per-tensor ops (the same update up to float rounding; ``simve bench`` measures the gain)."""
+    per-tensor ops (the same update up to float rounding; ``simve timing`` measures the gain)."""
     return torch.optim.Adam(parameters, lr=lr, eps=eps, weight_decay=weight_decay, fused=fused or None)
 
 

@@ -19,7 +19,7 @@ LAYERS = (
     ("evaluate",),
     ("runs",),
     ("presets", "analyse"),
-    ("experiments", "benchmark", "tune", "bench"),
+    ("experiments", "benchmark", "tune", "timing"),
     ("demo",),
     ("cli",),
     ("__main__",),

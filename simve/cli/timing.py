@@ -42,15 +42,15 @@ def add_parser(commands) -> None:
 
 
 def timing(args) -> None:
-    from simve.bench import BenchSpec, run_bench
+    from simve.timing import TimingSpec, run_timing
 
     options = parse_pairs(args.set, None, many=False, what="--set")
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
-    spec = BenchSpec(data=args.data, models=models, out=Path(args.out or Path("results") / "timing" / Path(args.data).stem),
+    spec = TimingSpec(data=args.data, models=models, out=Path(args.out or Path("results") / "timing" / Path(args.data).stem),
                      data_root=args.data_root, limit=args.limit, batch_size=args.batch_size, views=args.views,
                      steps=args.steps, repeats=args.repeats, warmup=args.warmup, scaling=args.scaling,
                      evaluation=args.evaluation, overhead=args.overhead, compare=args.compare, ours=args.ours,
                      compare_repeats=args.compare_repeats, processes=args.processes, device=args.device,
                      options=options)
-    print(run_bench(spec, args.command_line))
+    print(run_timing(spec, args.command_line))
     print(f"wrote {spec.out / 'table.md'} and {spec.out / 'results.json'}")

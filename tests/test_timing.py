@@ -1,4 +1,4 @@
-"""`simve bench`: the bare step equals the model's objective, the fits and the side-by-side timing are right."""
+"""`simve timing`: the bare step equals the model's objective, the fits and the side-by-side timing are right."""
 
 import json
 import sys
@@ -6,10 +6,12 @@ import sys
 import pytest
 import torch
 
-from simve.bench import BareELBO, check_bare, compare_commands, fit_line, process_scaling
 from simve.cli import main
 from simve.errors import SimveError
 from simve.models import build_model
+from simve.timing.bare import BareELBO, check_bare
+from simve.timing.jobs import fit_line
+from simve.timing.processes import compare_commands, process_scaling
 
 
 @pytest.mark.parametrize("name, options", [
@@ -96,7 +98,7 @@ def test_process_scaling_takes_the_ratio_of_medians(tmp_path):
 
 def test_simve_bench_writes_its_table(tmp_path):
     out = tmp_path / "bench"
-    argv = ["bench", "--data", "glyphs", "--limit", "300", "--models", "vae,simclr", "--set", "latent_dim=4",
+    argv = ["timing", "--data", "glyphs", "--limit", "300", "--models", "vae,simclr", "--set", "latent_dim=4",
             "--steps", "1", "--repeats", "2", "--warmup", "1", "--out", str(out)]
     assert main(argv) == 0
     stored = json.loads((out / "results.json").read_text())
