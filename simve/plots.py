@@ -14,11 +14,12 @@ import torch
 from adjustText import adjust_text
 
 
-def _write_figure(fig, path: str | Path) -> Path:
-    """``fig`` as the image file ``path`` (its folder made where missing), then closed."""
+def write_figure(fig, path: str | Path, dpi: int = 120) -> Path:
+    """``fig`` as the image file ``path`` (its folder made where missing), then closed: how every figure
+    of the package is written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -57,7 +58,7 @@ def save_image_grid(
         spine.set_visible(False)
     if title:
         ax.set_title(title, fontsize=10)
-    return _write_figure(fig, path)
+    return write_figure(fig, path)
 
 
 def save_view_grid(originals: torch.Tensor, views: torch.Tensor, path: str | Path, title: str = "") -> Path:
@@ -136,7 +137,7 @@ def save_tradeoff(points: dict[str, dict[str, float]], path: str | Path, groups:
                if g in set((groups or {}).values())]
     if handles:
         fig.legend(handles=handles, fontsize=8, loc="upper center", ncol=len(handles), bbox_to_anchor=(0.5, 0.0))
-    return _write_figure(fig, path)
+    return write_figure(fig, path)
 
 
 def save_tuning_map(points: dict[str, list[tuple[float, float, bool]]], path: str | Path,
@@ -156,7 +157,7 @@ def save_tuning_map(points: dict[str, list[tuple[float, float, bool]]], path: st
     ax.set_title("every grid point tuned here; stars: the settings chosen on validation", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
-    return _write_figure(fig, path)
+    return write_figure(fig, path)
 
 
 CURVE_PANELS = (("content", "content"), ("style_perturbed", "style the augmentations perturb"),
@@ -198,4 +199,4 @@ def save_curves(curves: dict[str, list[list[dict]]], path: str | Path, groups: d
     fig.legend(fontsize=8, loc="upper center", ncol=min(4, len(curves)), bbox_to_anchor=(0.5, 0.0))
     fig.suptitle("learning curves: mean over seeds, band from the lowest to the highest seed", fontsize=10)
     fig.tight_layout()
-    return _write_figure(fig, path)
+    return write_figure(fig, path)

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "simve"
 LAYERS = (
     ("errors",),
     ("io", "stats", "distributed", "settings"),
-    ("data", "nets", "losses", "plots", "figures"),
+    ("data", "nets", "losses", "plots"),
     ("models",),
     ("train",),
     ("evaluate",),

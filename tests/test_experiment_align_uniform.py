@@ -11,9 +11,9 @@ import torch
 from simve.cli import main
 from simve.data import MultiView, preset
 from simve.errors import SimveError
-from simve.evaluate.alignment import collapse, compare, spearman
 from simve.evaluate.probes import linear_probe
 from simve.experiments.align_uniform import Configuration, Settings, parse_configuration, run
+from simve.experiments.align_uniform.measure import collapse, compare, spearman
 from simve.runs import run_folder, train_or_reuse
 
 TINY = {"seeds": 1, "limit": 300, "epochs": 1, "grid": ("simclr", "align-uniform", "vae")}

@@ -8,11 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from simve.data.latent_classes import LatentClasses, Objective
 from simve.errors import SimveError
-from simve.evaluate.latent_classes import Heldout, contrastive_loss, mean_classifier_tasks, measure
 from simve.experiments import get_experiment
 from simve.experiments.curl import RAW, SUPERVISED, UNTRAINED, Settings, run, run_seed
+from simve.experiments.curl.data import LatentClasses, Objective
+from simve.experiments.curl.measure import Heldout, contrastive_loss, mean_classifier_tasks, measure
 
 TINY = Settings(classes=8, input_dim=64, hidden=32, feature_dim=8, negatives=(1, 4), blocks=(2,), curve_negatives=4,
                 labels_per_class=(1, 5), steps=200, batch_size=64, heldout_per_class=60, heldout_tuples=2000, pairs=3,

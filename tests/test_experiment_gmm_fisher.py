@@ -7,11 +7,17 @@ from dataclasses import replace
 import pytest
 import torch
 
-from simve.data.gmm import draw_problem, make_geometry, pair_noise
 from simve.errors import SimveError
-from simve.evaluate.subspaces import clustering_scores, fisher_directions, fisher_ratio, kmeans, principal_angles
 from simve.experiments import get_experiment
 from simve.experiments import gmm_fisher as gf
+from simve.experiments.gmm_fisher.data import draw_problem, make_geometry, pair_noise
+from simve.experiments.gmm_fisher.subspaces import (
+    clustering_scores,
+    fisher_directions,
+    fisher_ratio,
+    kmeans,
+    principal_angles,
+)
 
 TINY = gf.Settings(dims=(8,), anisotropies=(1.0, 32.0), seeds=1, components=3, train_pairs=2000, test_samples=600,
                    steps=200, kmeans_restarts=2)

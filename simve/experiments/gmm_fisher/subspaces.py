@@ -1,5 +1,5 @@
 """How well a linear map W (r x D) keeps a Gaussian mixture's classes apart, against the true parameters
-(S_w = Sigma, S_b the between-class scatter; see :mod:`simve.data.gmm`):
+(S_w = Sigma, S_b the between-class scatter; see :mod:`simve.experiments.gmm_fisher.data`):
 
 - the Fisher (LDA) subspace: the top r generalised eigenvectors of S_b v = lambda S_w v, i.e. the row space
   span{S_w^-1 (mu_k - mu_bar)};
@@ -19,7 +19,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from simve.data.gmm import Mixture
+from simve.experiments.gmm_fisher.data import Mixture
 
 
 def fisher_directions(within: Tensor, between: Tensor, rank: int) -> Tensor:

@@ -1,8 +1,8 @@
 """Contrastive learning on a Gaussian mixture finds the Fisher subspace (Bansal, Kavis & Sanghavi, arXiv 2411.03517).
 
-On the mixtures of :mod:`simve.data.gmm` (K components, r = K - 1 nuisance directions of variance a, the
+On the mixtures of :mod:`simve.experiments.gmm_fisher.data` (K components, r = K - 1 nuisance directions of variance a, the
 anisotropy; drawn once per seed and D, a swept), each method is a linear map W (r x D) of the inputs centred
-with the training mean, scored against the Fisher subspace by :mod:`simve.evaluate.subspaces`:
+with the training mean, scored against the Fisher subspace by :mod:`simve.experiments.gmm_fisher.subspaces`:
 
 - ``lda-true``: the Fisher subspace of the true parameters, the top r generalised eigenvectors of
   S_b v = lambda Sigma v, i.e. span{Sigma^-1 (mu_k - mu_bar)}; ``lda``: the same from labelled training
@@ -33,15 +33,22 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from simve import losses
-from simve.data.gmm import AUGMENTS, Problem, draw_problem
 from simve.errors import SimveError
-from simve.evaluate.subspaces import fisher_directions, kmeans_scores, lda_estimate, pca_map, subspace_scores, whitening
 from simve.experiments.common import experiment, write_experiment
-from simve.figures.gmm_fisher import save_figures
+from simve.experiments.gmm_fisher.data import AUGMENTS, Problem, draw_problem
+from simve.experiments.gmm_fisher.figures import save_figures
+from simve.experiments.gmm_fisher.nets import LinearDecoder, VectorBackbone
+from simve.experiments.gmm_fisher.subspaces import (
+    fisher_directions,
+    kmeans_scores,
+    lda_estimate,
+    pca_map,
+    subspace_scores,
+    whitening,
+)
 from simve.models.likelihoods import Gaussian
 from simve.models.simve import SimVE
 from simve.nets.heads import GaussianHead
-from simve.nets.vector import LinearDecoder, VectorBackbone
 from simve.runs import timer
 from simve.stats import mean_std, plus_minus
 from simve.train import fit

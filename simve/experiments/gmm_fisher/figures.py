@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
+
+from simve.plots import write_figure
 
 COLOURS = {"lda-true": "black", "lda": "0.5", "infonce": "tab:blue", "simve": "tab:red", "pca": "tab:orange",
            "random": "tab:green", "clip": "tab:purple", "clip-whitened": "tab:cyan"}
@@ -54,9 +53,7 @@ def save_figures(summary: list[dict], clip_summary: list[dict], methods, clip_me
         plot_panel(ax, summary, methods, metric, dims, label, scale)
     add_legend(fig, methods, dims)
     fig.suptitle(title)
-    paths = [figures / "fisher_subspace.png"]
-    fig.savefig(paths[0], dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    paths = [write_figure(fig, figures / "fisher_subspace.png")]
     if clip_summary:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
         for ax, key, name in zip(axes, ("angle_a", "angle_b"), ("A", "B")):
@@ -64,7 +61,5 @@ def save_figures(summary: list[dict], clip_summary: list[dict], methods, clip_me
                        "subspace (°)")
         add_legend(fig, clip_methods, dims)
         fig.suptitle("Two modalities: CLIP's encoders against each modality's Fisher subspace")
-        paths.append(figures / "clip.png")
-        fig.savefig(paths[1], dpi=120, bbox_inches="tight")
-        plt.close(fig)
+        paths.append(write_figure(fig, figures / "clip.png"))
     return paths

@@ -8,7 +8,7 @@ with a higher linear-probe accuracy, and that training on ``L_align + w * L_unif
 or beats the contrastive loss. The study trains a grid of encoders on the glyphs through the run
 layer (:mod:`simve.runs`), each configuration over several seeds: SimCLR at several temperatures,
 align-uniform at several ``uniform_weight``, ``uniform_t``, ``align_alpha`` and budgets, SimVE and the
-VAE; measures each (:mod:`simve.evaluate.alignment`: both metrics on validation features of the
+VAE; measures each (:mod:`simve.experiments.align_uniform.measure`: both metrics on validation features of the
 representation and of the loss space, linear-probe test accuracy on the content); and reports the
 rank correlations, the best align-uniform against the best SimCLR (best: mean *validation* accuracy)
 at each budget, and the collapsed encoders. A configuration is ``METHOD[:KNOB=VALUE...]`` with the
@@ -24,7 +24,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from simve.errors import SimveError
-from simve.evaluate.alignment import (
+from simve.experiments.align_uniform.figures import save_figure
+from simve.experiments.align_uniform.measure import (
     CONTRASTIVE,
     MEASURE_KEY,
     METRICS,
@@ -36,7 +37,6 @@ from simve.evaluate.alignment import (
     trade_off,
 )
 from simve.experiments.common import experiment, write_experiment
-from simve.figures.align_uniform import save_figure
 from simve.models import MODELS, build_model
 from simve.runs import Variant, Workspace, evaluated, parse_variant, run_folder, timer
 from simve.stats import mean_std, plus_minus

@@ -5,17 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-
-def _save(fig, path: Path) -> Path:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return Path(path)
+from simve.plots import write_figure
 
 
 def plot_sample_complexity(curves: dict, names: list[str], labels_per_class: tuple[int, ...], classes: int,
@@ -38,7 +30,7 @@ def plot_sample_complexity(curves: dict, names: list[str], labels_per_class: tup
     axes[0].set_ylabel("test accuracy (%)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, bbox_to_anchor=(0.5, -0.06))
-    return _save(fig, path)
+    return write_figure(fig, path)
 
 
 def plot_negatives(summary: dict, by_k: list[tuple[int, str]], by_block: list[tuple[int, str]], tau: float,
@@ -76,7 +68,7 @@ def plot_negatives(summary: dict, by_k: list[tuple[int, str]], by_block: list[tu
         ax.set_xlabel("k negatives, or block size b")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1)
-    return _save(fig, path)
+    return write_figure(fig, path)
 
 
 def _sweep_line(ax, summary: dict, points: list[tuple[int, str, str]], scale: float, **style) -> None:

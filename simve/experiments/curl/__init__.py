@@ -1,8 +1,8 @@
 """Arora et al. (ICML 2019): contrastive learning on latent classes, the mean classifier and its bound.
 
-Encoders (:mod:`simve.nets.sphere`) trained on latent classes (:mod:`simve.data.latent_classes`) with k in
+Encoders (:mod:`simve.experiments.curl.nets`) trained on latent classes (:mod:`simve.experiments.curl.data`) with k in
 ``negatives`` negatives or a block of b in ``blocks`` (k = 1), a supervised one (a linear head, cross-entropy),
-the untrained one and the raw input, measured on held-out data (:mod:`simve.evaluate.latent_classes`): contrastive
+the untrained one and the raw input, measured on held-out data (:mod:`simve.experiments.curl.measure`): contrastive
 losses, the bound L_sup^mu <= (L_un^(1) - tau)/(1 - tau), mean-classifier and linear-probe accuracy, and the
 labelled sample complexity (n in ``labels_per_class`` labels per class). Mean ± sample std over ``seeds``.
 """
@@ -16,12 +16,12 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from simve.data.latent_classes import LatentClasses, Objective
 from simve.errors import SimveError
-from simve.evaluate.latent_classes import CHUNKS, Heldout, contrastive_loss, measure
 from simve.experiments.common import experiment, write_experiment
-from simve.figures.curl import plot_negatives, plot_sample_complexity
-from simve.nets.sphere import SphereMLP
+from simve.experiments.curl.data import LatentClasses, Objective
+from simve.experiments.curl.figures import plot_negatives, plot_sample_complexity
+from simve.experiments.curl.measure import CHUNKS, Heldout, contrastive_loss, measure
+from simve.experiments.curl.nets import SphereMLP
 from simve.runs import timer
 from simve.stats import mean_std, plus_minus
 from simve.train import fit

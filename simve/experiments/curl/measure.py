@@ -1,4 +1,4 @@
-"""A representation f on latent classes (:mod:`simve.data.latent_classes`): held-out contrastive losses,
+"""A representation f on latent classes (:mod:`simve.experiments.curl.data`): held-out contrastive losses,
 the mean classifier, Arora et al.'s bound and linear probes.
 
 Losses are in bits: the logistic loss l(v) = log2(1 + sum_i exp(-v_i)), so that l(0) = 1 for k = 1
@@ -36,8 +36,8 @@ import torch
 from torch import Tensor
 
 from simve import losses
-from simve.data.latent_classes import LatentClasses, Objective, Tuples
 from simve.evaluate.probes import linear_probe, mean_classifier, mean_probe
+from simve.experiments.curl.data import LatentClasses, Objective, Tuples
 
 LN2 = math.log(2)
 CHUNKS = 20  # held-out L_un is averaged over this many equal chunks; their spread gives its standard error

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.colors import Normalize
+
+from simve.plots import write_figure
 
 MARKERS = {"simclr": "o", "align-uniform": "s", "simve": "^", "vae": "v"}
 
@@ -46,7 +45,4 @@ def save_figure(encoders: list[dict], generative: set[str], spaces: dict[str, st
             ax.grid(alpha=0.3)
         row[1].legend(fontsize=8, loc="best")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return write_figure(fig, path, dpi=100)
