@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test timing clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,13 +15,13 @@ demo: $(STAMP)
 	$(BIN)/simve demo
 
 test: $(STAMP)
-	$(BIN)/ruff check simve tests benchmarks
+	$(BIN)/ruff check simve tests scripts
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+timing: $(STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
-	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
-	$(BIN)/python -m simve bench --data glyphs --out results/bench/glyphs
+	for script in scripts/time_*.py; do $(BIN)/python $$script || exit 1; done
+	$(BIN)/python -m simve timing --data glyphs --out results/timing/glyphs
 
 clean:
 	rm -rf $(VENV) simve.egg-info

@@ -3,7 +3,7 @@
 The first build in a process also renders the high-resolution distance fields once; that
 one-off cost is timed on its own, then each variant is built ``--repeats`` times.
 
-    PYTHONPATH=. python benchmarks/bench_glyphs.py [--n 60000] [--repeats 5]
+    PYTHONPATH=. python scripts/time_glyph_build.py [--n 60000] [--repeats 5]
 """
 
 import argparse

@@ -1,6 +1,6 @@
 """Throughput of the multi-view augmentation: batches/s (median of repeats after a warm-up).
 
-    python -m benchmarks.bench_views [--repeats 20] [--device cpu]   (from the repository root)
+    python -m scripts.time_views [--repeats 20] [--device cpu]   (from the repository root)
 
 Times ``MultiView(preset, views=2)`` on 256 uint8 images, 3x32x32 with ``colour32`` and
 1x28x28 with ``gray28``, and the colour32 job through kornia.augmentation (per-sample

@@ -1,6 +1,6 @@
 """Seconds and accuracies of the four probes, torch (simve) against scikit-learn, same protocol.
 
-    python -m benchmarks.bench_probes [--dims 10 64 160 500] [--repeats 3] [--data gauss fashion]
+    python -m scripts.time_probes [--dims 10 64 160 500] [--repeats 3] [--data gauss fashion]
                                       [--no-sklearn]                  (from the repository root)
 
 Both sides select on the same val split over the same grids and score test once:

@@ -1,8 +1,8 @@
 """The parity table: the official SimVAE code against simve, on the same FashionMNIST split, probe and budgets.
 
-    python benchmarks/parity_table.py --official DIR --simve RESULTS_DIR ... --out results/parity
+    python scripts/parity_table.py --official DIR --simve RESULTS_DIR ... --out results/parity
 
-``--official DIR`` holds the JSON files ``benchmarks/official_simvae.py`` wrote (one per model, learning rate
+``--official DIR`` holds the JSON files ``scripts/official_simvae.py`` wrote (one per model, learning rate
 and seed, each with its test content at the epochs it scored); each ``--simve RESULTS_DIR`` names a results
 folder of ``simve benchmark`` (its rows ``simve ...`` and ``vae ...``, under the paper preset or simve's
 defaults). The table gives, per objective, learning rate and epochs, the test content of SimVAE / SimVE and
@@ -121,7 +121,7 @@ def main(argv=None) -> None:
         curves.update(drawn)
         commands.append(command)
     figure(curves, args.out / "curves.png")
-    command = shlex.join(["python", "benchmarks/parity_table.py", *(argv if argv is not None else sys.argv[1:])])
+    command = shlex.join(["python", "scripts/parity_table.py", *(argv if argv is not None else sys.argv[1:])])
     official_commands = sorted({json.loads(p.read_text())["command"] for p in args.official.glob("*.json")})
     text = (f"# Parity: the official SimVAE code and simve on the FashionMNIST subset\n\nMade by `{command}` from the "
             f"official runs in `{args.official}` (alicebizeul/simvae at {', '.join(sorted(commits))}) and the simve "

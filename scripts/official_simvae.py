@@ -1,6 +1,6 @@
 """Train the official SimVAE code's models on simve's FashionMNIST split and read them with simve's linear probe.
 
-    python benchmarks/official_simvae.py --official GITDIR_OR_FOLDER [--commit C] --model selfsup|vae
+    python scripts/official_simvae.py --official GITDIR_OR_FOLDER [--commit C] --model selfsup|vae
         --epochs E [--lr 8e-5] [--seed S] [--entropy official|correct] [--curve-epochs 1,2,4,...]
         [--data-root DIR] [--train-limit N] [--threads N] [--device cpu|cuda] --out FILE.json
 
