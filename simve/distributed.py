@@ -45,6 +45,47 @@ class World:
         """Rank 0: the one process that writes checkpoints, metrics, figures and messages."""
         return self.rank == 0
 
+    # What the training loop asks of its world: the identity, or nothing, for one process.
+
+    def prepare(self, model: nn.Module, device: torch.device, seed: int) -> nn.Module:
+        """``model`` as this rank trains it: BatchNorm over the whole batch on GPUs (SyncBatchNorm; gloo on
+        the CPU has none), and this rank's own noise stream from here on (the weights were drawn alike)."""
+        if self.size == 1:
+            return model
+        if device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.seed_noise(seed)
+        return model
+
+    def seed_noise(self, seed: int, step: int = 0) -> None:
+        """Seed this rank's own random stream (the ELBO's noise) from the run's seed (and the step of a
+        stream restarted mid-run)."""
+        import pyro
+
+        pyro.set_rng_seed(rank_seed(seed, self.rank, step))
+
+    def wrap(self, model: nn.Module, device: torch.device) -> nn.Module:
+        """What the loop calls for a loss: ``model`` itself, or on several processes ``model`` in
+        DistributedDataParallel (its forward is the loss, so Pyro's ELBO runs through it)."""
+        if self.size == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
+                                       forward_sync_buffers=False)
+
+    def mean(self, value: torch.Tensor) -> float:
+        """:func:`mean`: the loss every rank decides on."""
+        return mean(value)
+
+    def gather(self, value) -> list:
+        """:func:`gather_objects`: every rank's ``value``, on every rank."""
+        return gather_objects(value)
+
+    def main_first(self):
+        """:func:`main_first`: rank 0 runs the block before the others."""
+        return main_first()
+
 
 def _whole(name: str, default: str) -> int:
     text = os.environ.get(name, default)

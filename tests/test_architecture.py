@@ -87,3 +87,9 @@ def documented_layers(text: str) -> tuple[tuple[str, ...], ...]:
 def test_the_documented_layers_are_the_tested_ones():
     doc = PACKAGE.parent / "docs" / "architecture.md"
     assert documented_layers(doc.read_text()) == LAYERS
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_is_over_400_lines(path):
+    lines = len(path.read_text().splitlines())
+    assert lines <= 400, f"{path.relative_to(PACKAGE)} has {lines} lines: split it by what its parts do"

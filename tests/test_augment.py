@@ -11,18 +11,20 @@ import torchvision.transforms.v2.functional as TF
 from simve.data.augment import (
     PRESETS,
     Augment,
-    ColorJitter,
     HorizontalFlip,
     RandomAffine,
-    RandomGrayscale,
     RandomResizedCrop,
     VerticalFlip,
+    preset,
+)
+from simve.data.colour import (
+    ColorJitter,
+    RandomGrayscale,
     adjust_brightness,
     adjust_contrast,
     adjust_hue,
     adjust_saturation,
     grayscale,
-    preset,
 )
 from simve.errors import SimveError
 
