@@ -21,7 +21,7 @@ from pathlib import Path
 from simve.benchmark import read_benchmark
 from simve.evaluate.probes import PROTOCOL
 from simve.evaluate.report import summarise
-from simve.io import write_json, write_text
+from simve.io import versions, write_json, write_text
 from simve.stats import mean_std
 
 OFFICIAL_MODELS = {"selfsup": "simve", "vae": "vae"}  # the official model -> simve's counterpart
@@ -131,7 +131,7 @@ def main(argv=None) -> None:
             "(curves.png)\n\nThe official runs, one command each:\n\n" + "\n".join(f"- `{c}`" for c in official_commands)
             + "\n")
     write_text(args.out / "table.md", text)
-    write_json(args.out / "results.json", {"meta": {"command": command, "probe_protocol": PROTOCOL,
+    write_json(args.out / "results.json", {"meta": {"command": command, "probe_protocol": PROTOCOL, "versions": versions(),
                                                     "official_commits": sorted(commits),
                                                     "simve_commands": commands},
                                            "rows": [{"objective": k[0], "lr": k[1], "epochs": k[2], **v}
