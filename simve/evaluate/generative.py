@@ -40,21 +40,18 @@ def generative_metrics(
     batch_size = batch_size or max(1, 4096 // particles)
     model.eval()
     device = model.device
-    generator = torch.Generator().manual_seed(seed)
     totals = {"elbo": 0.0, "iwae": 0.0, "sq_error": 0.0}
-    batches = image_batches(split.images, batch_size, device)
+    batches = image_batches(split.images, batch_size)
     n, n_views = len(split), multiview.views
-    # The views' parameters are drawn for the whole split at once, as ``multiview(split.images, generator)``
-    # would: each image's views do not depend on the batch size (which defaults to one set by ``particles``).
-    params = multiview.augment.sample(n * n_views, generator)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        for rows, _, originals in tqdm(batches, desc=f"bounds (K={particles})", unit="batch",
-                                       disable=not progress, total=-(-n // batch_size)):
-            part = slice(rows.start * n_views, rows.start * n_views + len(originals) * n_views)
-            x = originals.repeat_interleave(n_views, dim=0)
-            views = multiview.augment.apply(x, {key: value[part] for key, value in params.items()})
-            bounds = model.bounds(views.view(len(originals), n_views, *x.shape[1:]), particles)
+        for rows, images, originals in tqdm(batches, desc=f"bounds (K={particles})", unit="batch",
+                                            disable=not progress, total=-(-n // batch_size)):
+            # each batch's rows of the views of the whole split, as multiview(split.images, generator) draws them:
+            # an image's views do not depend on the batch size (which defaults to one set by ``particles``)
+            views, _ = multiview(images, torch.Generator().manual_seed(seed), rows=(rows.start, n))
+            originals = originals.to(device)
+            bounds = model.bounds(views.to(device), particles)
             totals["elbo"] += float(bounds["elbo"].sum())
             totals["iwae"] += float(bounds["iwae"].sum())
             totals["sq_error"] += float((model.reconstruct(originals) - originals).pow(2).mean((1, 2, 3)).sum())
