@@ -35,6 +35,7 @@ def test_data_show_writes_a_png_grid(tmp_path):
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > image.shape[0]  # 5 rows, 5 columns + labels
 
 
+@pytest.mark.slow
 def test_missing_data_root_is_one_line_and_nonzero(tmp_path):
     result = run_cli("data", "info", "fashionmnist", "--data-root", str(tmp_path / "nowhere"))
     assert result.returncode == 1
@@ -58,6 +59,7 @@ def test_bad_options_are_argparse_errors(argv, message, capsys, tmp_path, monkey
     assert not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.slow
 def test_sample_and_eval_gen_on_a_trained_run(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--model", "simve", "--data", "glyphs", "--limit", "300", "--epochs", "1",
@@ -75,6 +77,7 @@ def test_sample_and_eval_gen_on_a_trained_run(tmp_path, capsys):
     assert "eval-gen" in metrics["command"]
 
 
+@pytest.mark.slow
 def test_sample_refuses_a_damaged_checkpoint_and_a_missing_run(tmp_path):
     run = tmp_path / "run"
     assert main(["train", "--model", "vae", "--data", "glyphs", "--limit", "100", "--epochs", "1",
@@ -106,6 +109,7 @@ def test_experiment_refuses_bad_settings_in_one_line(tmp_path, capsys):
     assert err.startswith("simve: error:") and err.count("\n") == 1 and not (tmp_path / "c").exists()
 
 
+@pytest.mark.slow
 def test_embed_exports_the_features_the_probes_read(tmp_path, capsys):
     import numpy as np
 

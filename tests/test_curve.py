@@ -43,6 +43,7 @@ def test_the_schedule_doubles_and_holds_half_the_last_epoch(schedule, epochs, ex
     assert curve_epochs(schedule, epochs) == expected
 
 
+@pytest.mark.slow
 def test_a_curve_is_read_at_its_epochs_without_changing_the_training(tmp_path):
     with_curve = weights(train(config(), tmp_path / "curve", read_curve_at=curve_reader(config())))
     without = weights(train(config(curve="off"), tmp_path / "plain"))
@@ -59,6 +60,7 @@ def test_a_curve_is_read_at_its_epochs_without_changing_the_training(tmp_path):
     assert points[-1]["seconds"] > points[0]["seconds"]
 
 
+@pytest.mark.slow
 def test_a_resumed_curve_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     train(config(), tmp_path / "straight", read_curve_at=curve_reader(config()))
     run = tmp_path / "resumed"
@@ -90,6 +92,7 @@ class NoTestSplit:
         raise AssertionError("the curve read the test split (len)")
 
 
+@pytest.mark.slow
 def test_a_curve_never_reads_the_test_split(tmp_path, monkeypatch):
     load = TrainConfig.load_data
     monkeypatch.setattr(TrainConfig, "load_data", lambda self: dataclasses.replace(load(self), test=NoTestSplit()))
@@ -111,6 +114,7 @@ def test_train_refuses_a_curve_it_cannot_read(tmp_path):
         train(config(), tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_simve_train_curve_writes_curve_jsonl(tmp_path, capsys):
     run = tmp_path / "run"
     code = main(["train", "--model", "vae", "--data", "glyphs", "--limit", "200", "--epochs", "2", "--batch-size", "16",

@@ -112,6 +112,7 @@ def _probe(model, data):
     return linear_probe(*zip(features, labels))["test_accuracy"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", DISCRIMINATIVE)
 def test_training_lowers_the_loss_and_beats_a_random_encoder(name, glyphs, tmp_path):
     torch.manual_seed(0)

@@ -120,6 +120,7 @@ def test_each_rank_has_its_own_noise_stream():
 # --- two processes ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["simclr", "vicreg", "moco", "clip", "align-uniform"])
 def test_two_processes_equal_one_on_the_whole_batch(model, tmp_path):
     options = ["--model", model, *RUN] + ([] if model == "align-uniform" else ["--head", "linear"])  # BN: per rank
@@ -154,6 +155,7 @@ def reference(run) -> tuple[dict[str, torch.Tensor], list[float]]:
     return model.state_dict(), values
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["simve", "vae"])
 def test_two_processes_of_an_elbo_equal_one_on_the_whole_batch(model, tmp_path):
     run = tmp_path / "two"
@@ -193,6 +195,7 @@ def moco_reference(run) -> tuple[dict[str, torch.Tensor], list[float]]:
     return model.state_dict(), values
 
 
+@pytest.mark.slow
 def test_two_processes_of_moco_with_batchnorm_equal_one_that_normalises_as_the_ranks_do(tmp_path):
     """The BatchNorm path between 1 and 2 processes: on the CPU each rank's BatchNorm sees its own rows
     (gloo has no SyncBatchNorm), so the reference normalises as the ranks do, the keys by the shuffle.
@@ -231,6 +234,7 @@ def _rank_pid(launcher: int, rank: int) -> int | None:
     return None
 
 
+@pytest.mark.slow
 def test_killing_one_rank_mid_run_and_resuming_gives_the_uninterrupted_run(tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     done = command(torchrun(*LONG, "--out", str(straight)))
@@ -289,6 +293,7 @@ def collectives(tmp_path_factory) -> list[dict]:
     return [torch.load(folder / f"{rank}.pt", weights_only=True) for rank in range(2)]
 
 
+@pytest.mark.slow
 def test_the_collectives_on_two_processes(collectives):
     got = collectives
     for rank, result in enumerate(got):
@@ -300,6 +305,7 @@ def test_the_collectives_on_two_processes(collectives):
     assert torch.equal(got[0]["queue"], got[1]["queue"])  # one queue, filled with both ranks' keys
 
 
+@pytest.mark.slow
 def test_the_shuffling_batchnorm_normalises_random_shares_of_the_whole_batch(collectives):
     """MoCo's shuffling BN on 2 ranks of rows 0..3 and 4..7: at each step the two ranks' BatchNorms see a
     partition of the 8 rows, drawn afresh, in which a share mixes both ranks' rows; every row comes back
@@ -354,6 +360,7 @@ def _teardown(rank: int, folder: str, port: int) -> None:
     Path(folder, f"{rank}.json").write_text(json.dumps(_gloo_threads()))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the threads from /proc")
 def test_leaving_the_process_group_ends_its_threads(tmp_path):
     """The flaky abort (exit 134, ``terminate called without an active exception``): the group outlived
@@ -383,6 +390,7 @@ def _wait_for_a_checkpoint(run, deadline: float = 120) -> None:
     raise AssertionError(f"no checkpoint past step 0 in {run} after {deadline} s")
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_every_rank_in_one_line_and_the_run_resumes_on_one_process(tmp_path, capsys):
     run = tmp_path / "run"
     launcher = subprocess.Popen([sys.executable, "-m", "simve", "train", "--nproc", "2", *LONG, "--out", str(run)],

@@ -22,6 +22,7 @@ def glyphs():
     return load_dataset("glyphs", limit=400)
 
 
+@pytest.mark.slow
 def test_raw_pixels_on_every_glyph_task(glyphs):
     results = evaluate(RawPixels(), glyphs, probes=("linear", "mean"), progress=False)
     tasks = results["tasks"]
@@ -68,6 +69,7 @@ def test_summary_and_tables():
     assert finite({"a": [float("nan"), 1.0]}) == {"a": [None, 1.0]}
 
 
+@pytest.mark.slow
 def test_eval_command_writes_results(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--model", "simclr", "--data", "glyphs", "--limit", "300", "--epochs", "1",
@@ -80,6 +82,7 @@ def test_eval_command_writes_results(tmp_path, capsys):
     assert "| content | content |" in (run / "eval" / "table.md").read_text()
 
 
+@pytest.mark.slow
 def test_demo_on_tiny_settings(tmp_path):
     from simve.demo import ROWS, run_demo
     from simve.runs import parse_variant
@@ -112,6 +115,7 @@ def test_demo_rows_are_the_settings_chosen_on_validation():
         assert {**dict(variant.options), **dict(variant.training)} == {**point["model_options"], **point["training"]}
 
 
+@pytest.mark.slow
 def test_benchmark_on_tiny_settings_and_reuse(tmp_path):
     out, runs = tmp_path / "results", tmp_path / "runs"
     argv = ["benchmark", "--data", "glyphs", "--limit", "200", "--models", "vae,simclr", "--seeds", "2",
@@ -162,6 +166,7 @@ def test_benchmark_refuses_a_bad_sweep(tmp_path, capsys):
     assert "--sweep has no option 'colour'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("notebook", "figures"), [
     ("quickstart.ipynb", ["styles.png"]),
     ("theory.ipynb", ["theory/gmm-fisher/figures/fisher_subspace.png", "theory/curl/sample_complexity.png",
@@ -185,6 +190,7 @@ def test_notebook_runs(notebook, figures, tmp_path, monkeypatch):
     assert all(os.path.exists(tmp_path / "out" / figure) for figure in figures)
 
 
+@pytest.mark.slow
 def test_the_analysis_notebook_reads_a_benchmark_folder(tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
     import nbformat

@@ -32,6 +32,7 @@ def _checkpoints(settings):
     return sorted(Path(settings.runs).glob("*/checkpoint.pt"))
 
 
+@pytest.mark.slow
 def test_writes_the_outputs_and_they_parse(study):
     settings, out, _ = study
     stored = json.loads((out / "results.json").read_text())
@@ -72,6 +73,7 @@ def _by_hand(model, data, seed):
     return found, probe
 
 
+@pytest.mark.slow
 def test_metrics_and_accuracy_by_hand_and_the_probe_learns(study):
     settings, _, results = study
     configurations = {c.label: c for c in (parse_configuration(spec, settings.epochs) for spec in settings.grid)}
@@ -96,6 +98,7 @@ def test_metrics_and_accuracy_by_hand_and_the_probe_learns(study):
     assert vae["head_align"] == vae["align"]  # no head: the loss space is the representation
 
 
+@pytest.mark.slow
 def test_correlations_and_the_comparison(study):
     _, _, results = study
     found = results["correlations"]["representation"]["all"]
@@ -163,6 +166,7 @@ def test_collapsed_encoders_are_found():
     assert found["align_rho_contrastive_without"]["rho"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_finished_runs_are_reused(study):
     settings, out, results = study
     times = {path: path.stat().st_mtime_ns for path in _checkpoints(settings)}
@@ -177,6 +181,7 @@ def test_finished_runs_are_reused(study):
             {k: old[k] for k in ("align", "uniform", "accuracy")})
 
 
+@pytest.mark.slow
 def test_the_command_line_reuses_the_runs(study, tmp_path, capsys):
     settings, _, _ = study
     argv = ["experiment", "align-uniform", "--seeds", "1", "--limit", "300", "--epochs", "1",

@@ -73,6 +73,7 @@ def test_mean_classifier_loss_by_hand():
     assert out["c_way_mean"] == pytest.approx(float(((x @ means.T).argmax(1) == y).float().mean()))
 
 
+@pytest.mark.slow
 def test_outputs_written(tiny_run):
     _, out = tiny_run
     saved = json.loads((out / "results.json").read_text())
@@ -84,6 +85,7 @@ def test_outputs_written(tiny_run):
         assert (out / figure).stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_contrastive_features_help_the_mean_classifier(tiny_run):
     results, _ = tiny_run
     curves, summary = results["curves"], results["summary"]
@@ -102,6 +104,7 @@ def arora_bound(loss: float, tau: float) -> float:
     return (loss - tau) / (1 - tau)
 
 
+@pytest.mark.slow
 def test_the_bound_holds_on_heldout_data(tiny_run):
     """L_sup^mu <= (L_un - tau)/(1 - tau) for k = 1 (and blocks), for every f; up to 3 standard errors of L_un.
     The bound is written out here from the paper, with tau = 1/C (uniform classes), not read from the package."""
@@ -180,6 +183,7 @@ def test_the_bound_is_tight_for_the_constant_representation():
     assert row["bound_block"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_reproducible_for_a_fixed_seed():
     small = replace(TINY, negatives=(2,), blocks=(), curve_negatives=2, steps=20, heldout_tuples=200,
                     heldout_per_class=20, labels_per_class=(1,), pairs=1)

@@ -34,6 +34,7 @@ def tiny_run(tmp_path_factory):
     return out, get_experiment("gmm-fisher").run(TINY, out, "simve experiment gmm-fisher --tiny")
 
 
+@pytest.mark.slow
 def test_outputs_are_written_and_parse(tiny_run):
     out, results = tiny_run
     saved = json.loads((out / "results.json").read_text())
@@ -47,6 +48,7 @@ def test_outputs_are_written_and_parse(tiny_run):
         assert (out / name).stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_infonce_finds_the_fisher_subspace_and_pca_does_not(tiny_run):
     summary = tiny_run[1]["summary"]
     infonce, pca = (cell(summary, 8, 32.0, m, "angle") for m in ("infonce", "pca"))
@@ -84,6 +86,7 @@ def test_every_method_is_scored_against_the_closed_form_fisher_subspace(monkeypa
             assert off > 5 and means_row["fisher_ratio"] < 1 - 1e-3
 
 
+@pytest.mark.slow
 def test_clip_encoders_beat_random_in_their_own_modality(tiny_run):
     clip = tiny_run[1]["clip_summary"]
     for key in ("angle_a", "angle_b"):
@@ -92,6 +95,7 @@ def test_clip_encoders_beat_random_in_their_own_modality(tiny_run):
         assert cell(clip, 8, 32.0, "pca", key) > 80
 
 
+@pytest.mark.slow
 def test_a_fixed_seed_repeats_exactly(tmp_path):
     settings = replace(TINY, anisotropies=(8.0,), steps=30, clip=False, methods=("infonce", "simve", "random"))
     first = gf.run(settings, tmp_path / "a", "x")

@@ -85,6 +85,7 @@ def fitted():
     return model, views
 
 
+@pytest.mark.slow
 def test_elbo_below_log_marginal_and_iwae_rises_towards_it(fitted):
     model, views = fitted
     log_p = exact_log_marginal(model, views).mean()
@@ -98,6 +99,7 @@ def test_elbo_below_log_marginal_and_iwae_rises_towards_it(fitted):
     assert log_p - iwae[3] < 0.25 * (log_p - iwae[0])
 
 
+@pytest.mark.slow
 def test_gap_is_small_at_the_fitted_linear_encoder(fitted):
     model, views = fitted
     log_p = exact_log_marginal(model, views).mean()
@@ -110,6 +112,7 @@ def test_gap_is_small_at_the_fitted_linear_encoder(fitted):
     assert gap_untrained > 20 * gap_fitted
 
 
+@pytest.mark.slow
 def test_loss_is_the_negative_elbo(fitted):
     model, views = fitted
     pyro.set_rng_seed(4)
@@ -214,6 +217,7 @@ def test_beta_scales_the_latent_terms_of_simve():
     assert losses[3.0] - losses[2.0] == pytest.approx(losses[2.0] - losses[1.0], rel=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["simve", "vae", "beta-vae", "cr-vae"])
 def test_a_short_training_run_lowers_the_loss(name):
     from simve.data import MultiView, load_dataset, preset
@@ -270,6 +274,7 @@ def linear_vae(likelihood):
     return VAE(LinearEncoder(), LinearDecoder(0.1 * torch.randn(D, LATENT), 0.5 * torch.randn(D)), likelihood, LATENT)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["learned", "learned-pixel"])
 def test_learned_sigma_trains_to_the_residual_scale(mode):
     """Data with known noise, 0.02 on half the pixels and 0.5 on the others, around the decoder's mean; the

@@ -142,6 +142,7 @@ CASES = {  # name: (argv with {root}, exit status, words of the one line)
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CASES)
 def test_bad_input_is_one_line_and_nothing_is_lost(name, root, capsys):
     argv, status, words = CASES[name]
@@ -173,6 +174,7 @@ def test_a_stray_distributed_environment_is_refused(variable, value, words, tmp_
     assert words in err and len(err.splitlines()) == 1 and not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_a_run_killed_before_its_first_checkpoint_starts_afresh(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
@@ -187,6 +189,7 @@ def test_a_run_killed_before_its_first_checkpoint_starts_afresh(tmp_path, capsys
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_last_checkpoint_and_the_run_resumes(tmp_path, capsys, monkeypatch):
     from simve.models.vae import VAE
 
@@ -236,6 +239,7 @@ def test_a_read_only_output_is_one_line(tmp_path, capsys):
         out.chmod(0o700)
 
 
+@pytest.mark.slow
 def test_a_second_writer_of_the_same_run_is_refused(tmp_path, capsys):
     from simve.io import folder_lock
 
@@ -255,6 +259,7 @@ def _final_state(run: Path) -> tuple[dict, list]:
     return state["model_state"], metrics
 
 
+@pytest.mark.slow
 def test_ten_kill_9_at_random_points_resume_to_the_same_run_bit_for_bit(tmp_path):
     """Kill -9 a run right after each new checkpoint (plus 0-40 ms: often inside the next write), resume it,
     and repeat until it finishes; then compare with an uninterrupted run of the same seed."""
@@ -292,6 +297,7 @@ def test_ten_kill_9_at_random_points_resume_to_the_same_run_bit_for_bit(tmp_path
     assert all(torch.equal(a[k], b[k]) for k in a) and metrics_a == metrics_b
 
 
+@pytest.mark.slow
 def test_the_same_command_twice_gives_the_same_files(tmp_path):
     for name in ("a", "b"):
         assert main([*TRAIN, "--epochs", "2", "--out", str(tmp_path / name)]) == 0
@@ -299,6 +305,7 @@ def test_the_same_command_twice_gives_the_same_files(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a) and metrics_a == metrics_b
 
 
+@pytest.mark.slow
 def test_the_checkpoint_a_diverged_run_keeps_is_not_evaluated_as_a_finished_one(tmp_path, capsys):
     run = tmp_path / "run"
     assert main([*TRAIN, "--epochs", "2", "--lr", "1e6", "--out", str(run)]) == 1

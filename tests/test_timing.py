@@ -46,6 +46,7 @@ def test_fit_line():
     assert noisy == pytest.approx({"slope": 0.8, "intercept": 0.5, "r2": 0.64})
 
 
+@pytest.mark.slow
 def test_compare_commands_times_both_in_turn():
     python = sys.executable
     result = compare_commands(f"{python} -c 'import time; time.sleep(0.05)'",
@@ -56,6 +57,7 @@ def test_compare_commands_times_both_in_turn():
         compare_commands(f"{python} -c 'pass'", f"{python} -c 'import sys; sys.exit(3)'", repeats=1)
 
 
+@pytest.mark.slow
 def test_process_scaling_times_one_and_two_processes(tmp_path):
     command = (f"{sys.executable} -m simve train --model vae --data glyphs --limit 200 --batch-size 32 --epochs 1 "
                "--latent-dim 2 --out {tmp}/run")
@@ -96,6 +98,7 @@ def test_process_scaling_takes_the_ratio_of_medians(tmp_path):
     assert result["processes"] == 2 and (tmp_path / "1").read_text() == (tmp_path / "2").read_text() == "3"
 
 
+@pytest.mark.slow
 def test_simve_bench_writes_its_table(tmp_path):
     out = tmp_path / "bench"
     argv = ["timing", "--data", "glyphs", "--limit", "300", "--models", "vae,simclr", "--set", "latent_dim=4",

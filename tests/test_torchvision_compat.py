@@ -1,9 +1,12 @@
 import subprocess
 import sys
 
+import pytest
+
 from simve.data import torchvision_compat
 
 
+@pytest.mark.slow
 def test_torchvision_imports_after_the_repair_in_a_fresh_interpreter():
     code = (
         "from simve.data.torchvision_compat import ensure_importable\n"
@@ -18,6 +21,7 @@ def test_torchvision_imports_after_the_repair_in_a_fresh_interpreter():
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_import_simve_leaves_torchvision_alone():
     code = "import sys, simve, simve.cli, simve.models, simve.train\nassert 'torchvision' not in sys.modules\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)

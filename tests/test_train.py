@@ -153,6 +153,7 @@ def test_resume_after_an_interruption_mid_epoch_equals_an_uninterrupted_run(tmp_
     assert losses(tmp_path / "straight") == losses(run)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, data", [("vae", "glyphs"), ("simve", "glyphs"), ("simve", "glyphs-rgb")])
 def test_a_pyro_model_trains_and_resumes_exactly_through_the_same_loop(tmp_path, name, data):
     settings = {"model": name, "data": data, "model_options": {"latent_dim": 4}, "lr": 1e-3, "checkpoint_every": 100}
@@ -290,6 +291,7 @@ def test_cli_bad_options_are_argparse_errors(argv, message, capsys, tmp_path, mo
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_bf16_autocast_trains_a_pyro_model_and_differs_from_fp32(tmp_path):
     settings = {"model": "simve", "model_options": {"latent_dim": 4}, "lr": 1e-3, "epochs": 3}
     fp32 = parameters(train(config(**settings), tmp_path / "fp32"))

@@ -23,6 +23,7 @@ def tuned(tmp_path_factory):
     return root, argv
 
 
+@pytest.mark.slow
 def test_the_grid_is_scored_on_validation_and_only_the_choice_on_test(tuned):
     root, _ = tuned
     stored = json.loads((root / "out" / "vae" / "results.json").read_text())
@@ -40,6 +41,7 @@ def test_the_grid_is_scored_on_validation_and_only_the_choice_on_test(tuned):
     assert results["grid"][0]["validation"][0]["steps"] > 0
 
 
+@pytest.mark.slow
 def test_the_index_says_what_each_knob_did(tuned):
     root, _ = tuned
     stored = json.loads((root / "out" / "vae" / "results.json").read_text())
@@ -50,6 +52,7 @@ def test_the_index_says_what_each_knob_did(tuned):
     assert (root / "out" / "content_vs_style.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_a_rerun_reuses_every_run(tuned):
     root, argv = tuned
     stamps = sorted(p.stat().st_mtime_ns for p in (root / "runs").glob("*/checkpoint.pt"))
@@ -70,6 +73,7 @@ def test_bad_grids_are_refused_before_any_work(tmp_path, capsys, extra, message)
     assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fan_out", [["--jobs", "2"], ["--cluster", "local", "--cluster-set", "timeout_min=10"]],
                          ids=["jobs", "submitit"])
 def test_jobs_train_the_grid_in_processes_and_a_rerun_reuses_them(fan_out, tmp_path):
@@ -85,6 +89,7 @@ def test_jobs_train_the_grid_in_processes_and_a_rerun_reuses_them(fan_out, tmp_p
     assert json.loads((tmp_path / "out" / "vae" / "results.json").read_text())["results"]["chosen"] == chosen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options, words", [
     (["--cluster-set", "timeout_min=10"], "give --cluster slurm or local too"),
     (["--cluster", "local", "--cluster-set", "no_such_knob=1"], "--cluster-set:"),
