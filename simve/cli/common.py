@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import typing
 from pathlib import Path
 
@@ -24,16 +23,6 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value}")
     return value
 
 
@@ -60,7 +49,7 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_settings(parser, cls, names=None, *, show_defaults: bool = True) -> None:
+def add_settings(parser, cls, names=None) -> None:
     """One flag per declared setting of dataclass ``cls`` (``names`` only, where given), each typed, with its
     choices and its help line (and default) from the declaration; every flag defaults to None (not given)."""
     fields = {f.name: f for f in dataclasses.fields(cls) if "help" in f.metadata}
@@ -68,7 +57,7 @@ def add_settings(parser, cls, names=None, *, show_defaults: bool = True) -> None
     for name in fields if names is None else names:
         field, meta = fields[name], fields[name].metadata
         default = field.default if field.default is not dataclasses.MISSING else None
-        shown = f" (default {default})" if show_defaults and default is not None and default is not False else ""
+        shown = f" (default {default})" if default is not None and default is not False else ""
         if hints[name] is bool:
             parser.add_argument(flag(name), action="store_true", default=None, help=meta["help"] + shown)
             continue
