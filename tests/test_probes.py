@@ -109,7 +109,8 @@ def test_linear_fit_in_the_train_row_space_predicts_like_the_full_fit():
 
     def logits(x_fit, x_new):
         one = torch.ones(1).expand(len(x_fit), 1), torch.ones(1).expand(len(x_new), 1)
-        theta = _fit_logistic(torch.cat([x_fit, one[0]], 1), y, torch.zeros(x_fit.shape[1] + 1, 3), 1e-2, 100)
+        x1 = torch.cat([x_fit, one[0]], 1)
+        theta = _fit_logistic(x1, x1.T.contiguous(), y, torch.zeros(x_fit.shape[1] + 1, 3), 1e-2, 100)
         return torch.cat([x_new, one[1]], 1) @ theta
 
     full, reduced = logits(train[0], test[0]), logits(x, x_test)

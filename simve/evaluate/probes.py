@@ -133,10 +133,15 @@ def _accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
 # ---------------------------------------------------------------------------------------------- linear
 
 
-def _fit_logistic(x1: torch.Tensor, y: torch.Tensor, theta: torch.Tensor, l2: float, max_iter: int) -> torch.Tensor:
-    """L-BFGS on ``theta`` ((d + 1, C), last row the bias) with a hand-written gradient (no autograd)."""
+def _fit_logistic(x1: torch.Tensor, x1t: torch.Tensor, y: torch.Tensor, theta: torch.Tensor, l2: float,
+                  max_iter: int) -> torch.Tensor:
+    """L-BFGS on ``theta`` ((d + 1, C), last row the bias) with a hand-written gradient (no autograd).
+
+    The logits and the residual are held classes-first, ``(C, n)``: with few classes, ``theta^T x1^T`` (``x1t``
+    the contiguous transpose of ``x1``) and ``r^T x1`` run about three times faster on a CPU than ``x1 theta``
+    and ``x1^T r``, whose narrow outputs the matmul kernels handle poorly."""
     n = len(x1)
-    onehot = F.one_hot(y, theta.shape[1]).to(x1.dtype)
+    onehot_t = F.one_hot(y, theta.shape[1]).T.to(x1.dtype)
     mask = torch.ones_like(theta)
     mask[-1] = 0.0  # the bias is not penalised
     theta = theta.clone().requires_grad_(True)
@@ -145,12 +150,12 @@ def _fit_logistic(x1: torch.Tensor, y: torch.Tensor, theta: torch.Tensor, l2: fl
 
     def closure():
         with torch.no_grad():
-            logits = x1 @ theta
-            log_z = torch.logsumexp(logits, 1, keepdim=True)
+            logits_t = theta.T @ x1t
+            log_z = torch.logsumexp(logits_t, 0, keepdim=True)
             weights = theta * mask
-            loss = (log_z.squeeze(1) - logits.gather(1, y[:, None]).squeeze(1)).mean() + l2 * weights.pow(2).sum()
-            residual = (logits - log_z).exp_().sub_(onehot)
-            theta.grad = x1.T @ residual / n + 2 * l2 * weights
+            loss = (log_z.squeeze(0) - logits_t.gather(0, y[None]).squeeze(0)).mean() + l2 * weights.pow(2).sum()
+            residual_t = (logits_t - log_z).exp_().sub_(onehot_t)
+            theta.grad = (residual_t @ x1).T.contiguous() / n + 2 * l2 * weights
         return loss
 
     optimiser.step(closure)
@@ -181,9 +186,10 @@ def linear_probe(
     if not grid or grid[-1] < 0:
         raise SimveError(f"l2_grid must hold non-negative penalties, got {grid}")
     theta = torch.zeros(x1_train.shape[1], n_classes)
+    x1t_train = x1_train.T.contiguous()
     best, curve, worse = None, [], 0
     for l2 in grid:
-        theta = _fit_logistic(x1_train, y_train, theta, l2, max_iter)
+        theta = _fit_logistic(x1_train, x1t_train, y_train, theta, l2, max_iter)
         accuracy = _accuracy((x1_val @ theta).argmax(1), y_val)
         curve.append({"l2": l2, "val_accuracy": accuracy})
         if best is None or accuracy > best[0]:  # ties keep the stronger penalty
