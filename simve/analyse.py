@@ -26,7 +26,7 @@ def evaluate_run(run_dir: str | Path, command: str, probes, seed: int = 0, max_t
     elapsed = timer()
     config, data, model = load_trained(run_dir, device, partial)
     results = evaluate(model, data, probes=probes, seed=seed, max_train=max_train, particles=particles,
-                       views=config.views)
+                       views=config.views, tasks=build_tasks(data, seed=seed, perturbed_bins=config.style_bins))
     table = markdown_table(results, probes)
     text = (f"Test accuracy (%) of probes fitted on {len(data.train)} train images (at most {max_train}), "
             f"chosen on {len(data.val)} validation images, scored once on {len(data.test)} test images.\n\n{table}")
@@ -67,7 +67,7 @@ def split_arrays(run_dir: str | Path, split: str, data_name: str | None = None, 
                              f"trained on {'x'.join(map(str, trained_on))}")
     images = getattr(data, split)
     arrays = {"features": embed_images(model, images.images).numpy(), "labels": images.labels.numpy()}
-    for task in build_tasks(data, seed=config.seed):
+    for task in build_tasks(data, seed=config.seed, perturbed_bins=config.style_bins):
         if task.images is None:  # tasks on the split's own images (the transformed sets are not exported)
             arrays[f"task_{task.name}"] = task.labels[split].numpy()
             if task.index is not None:

@@ -108,7 +108,8 @@ class Benchmark:
     def anchor_config(self, seed: int) -> TrainConfig:
         """The untrained random encoder's config: also the key of a seed's data for the anchors."""
         s = self.spec
-        return TrainConfig(model="simclr", data=s.data, data_root=s.data_root, limit=s.limit, seed=seed, epochs=1)
+        return TrainConfig(model="simclr", data=s.data, data_root=s.data_root, limit=s.limit, seed=seed, epochs=1,
+                           style_bins=s.style_bins)
 
     def config(self, row: str, seed: int) -> TrainConfig:
         return self.spec.config(self.variants[row], seed)
@@ -129,6 +130,8 @@ class Benchmark:
                   "pca": lambda: PCA(data.train.images, default_latent_dim(data.image_shape))}
         key = {**self.spec.evaluation(config.views, seed), "particles": 0, "limit": self.spec.limit,
                "probe_protocol": PROTOCOL}
+        if self.spec.style_bins != 3:  # keyed only where it differs, so earlier anchors stay cached
+            key["style_bins"] = self.spec.style_bins
         evaluations = {}
         for row in self.spec.anchors:
             print(f"anchor: {row}, seed {seed}", file=sys.stderr, flush=True)
@@ -170,15 +173,15 @@ class Benchmark:
         return per_row
 
 
-def run_benchmark(spec: BenchmarkSpec, command: str) -> tuple[str, dict[str, list[dict]]]:
-    """Train, evaluate and write the benchmark ``spec``; returns the summary table and every row's
-    evaluations (one per seed)."""
+def run_benchmark(spec: BenchmarkSpec, command: str) -> tuple[str, dict[str, list[dict]], dict[str, list[list[dict]]]]:
+    """Train, evaluate and write the benchmark ``spec``; returns the summary table, every row's
+    evaluations (one per seed) and the curves of the rows that read one (one list of points per seed)."""
     elapsed = timer()
     benchmark = Benchmark(spec)
     per_row = benchmark.run()
     summary = _write(benchmark, per_row, command, elapsed())
     _figures(benchmark, per_row)
-    return summary, per_row
+    return summary, per_row, benchmark.curves
 
 
 def _mean_task_table(per_row: dict[str, list[dict]], probes) -> str:
@@ -229,7 +232,9 @@ def _write(benchmark: Benchmark, per_row: dict[str, list[dict]], command: str, s
         f"{spec.max_train} train images, hyper-parameters chosen on validation, test scored once.\n\n"
         "Columns: linear-probe test accuracy (%) on the content (class) task and the mean over style tasks "
         "whose factor the training augmentations keep, perturb, or neither (attributes); L_align and L_uniform "
-        "on l2-normalised test features.\n\n"
+        "on l2-normalised test features."
+        + (f" Each continuous style factor the augmentations perturb is cut into {spec.style_bins} equal-frequency "
+           "bins (chance about " + f"{100 / spec.style_bins:.0f} %)." if spec.style_bins != 3 else "") + "\n\n"
         + summary_table(per_row, benchmark.curves)
     )
     if benchmark.curves:
@@ -238,7 +243,7 @@ def _write(benchmark: Benchmark, per_row: dict[str, list[dict]], command: str, s
     table = "\n".join(part for part in (summary, _bounds_table(per_row), "## Every task and probe (mean over seeds)\n\n"
                                         + _mean_task_table(per_row, spec.probes)) if part)
     meta = {"epochs": spec.epochs, "seeds": len(spec.seeds), "preset": spec.preset, "compute": benchmark.compute,
-            "curve": spec.curve,
+            "curve": spec.curve, "style_bins": spec.style_bins,
             "data": {"name": data_label(spec.data), "train": len(data.train), "val": len(data.val), "test": len(data.test)}}
     write_results(spec.out, spec.title or f"simve benchmark: {spec.data}", command, seconds, table, per_row, meta,
                   sections={"curves": benchmark.curves} if benchmark.curves else None)

@@ -95,11 +95,12 @@ class RunsSpec:
     jobs: int = 1  # training processes at a time (evaluation stays in this one)
     cluster: Cluster | None = None  # train the runs as submitit jobs there instead
     curve: str = "off"  # every run's learning-curve schedule (simve.train.curve_epochs)
+    style_bins: int = 3  # bins of each perturbed continuous style factor in the probe tasks (TrainConfig.style_bins)
 
     def config(self, variant: Variant, seed: int) -> TrainConfig:
         """The training config of ``variant`` for ``seed`` at this spec's data, budget and curve."""
         return variant.config(data=self.data, data_root=self.data_root, limit=self.limit, seed=seed,
-                              epochs=self.epochs, curve=self.curve)
+                              epochs=self.epochs, curve=self.curve, style_bins=self.style_bins)
 
 
 # ------------------------------------------------------------------------------------ one run
@@ -127,7 +128,7 @@ def train_or_reuse(config: TrainConfig, folder: str | Path) -> SSLModel:
 
 def curve_reader(config: TrainConfig) -> CurveReader | None:
     """What reads the curve of a run of ``config`` (None where it reads none)."""
-    return CurveReader(seed=config.seed) if config.curve != "off" else None
+    return CurveReader(seed=config.seed, perturbed_bins=config.style_bins) if config.curve != "off" else None
 
 
 def data_label(data: str) -> str:
@@ -267,9 +268,9 @@ class Workspace:
         return self._data[key]
 
     def tasks(self, config: TrainConfig, scored: str = "test") -> TaskSet:
-        key = self._key(config, scored)
+        key = (*self._key(config, scored), config.style_bins)
         if key not in self._tasks:
-            self._tasks[key] = build_tasks(self.data(config, scored), seed=config.seed)
+            self._tasks[key] = build_tasks(self.data(config, scored), seed=config.seed, perturbed_bins=config.style_bins)
         return self._tasks[key]
 
     def evaluate(self, model: SSLModel, config: TrainConfig, probes, max_train: int, particles: int = 0,

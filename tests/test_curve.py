@@ -109,6 +109,16 @@ def test_the_curve_scores_the_validation_split_with_the_capped_train_subset():
     assert torch.equal(scored.train.images, again.train.images)  # the same subset at every reading
 
 
+def test_the_curve_bins_perturbed_style_as_the_run_asks(tmp_path):
+    """A run with ``style_bins=10`` reads its curve's perturbed style in 10 bins (as its evaluation does), kept style in 3."""
+    model = train(config(epochs=1, style_bins=10), tmp_path / "run", read_curve_at=curve_reader(config(style_bins=10)))
+    reader = curve_reader(config(style_bins=10))
+    reader(model, config().load_data())
+    classes = {task.name: len(task.class_names) for task in reader._tasks}
+    assert classes["style:rotation"] == classes["style:x"] == 10 and classes["style:thickness"] == 3
+    assert {r["task"] for r in read_curve(tmp_path / "run")} == set(classes)
+
+
 def test_train_refuses_a_curve_it_cannot_read(tmp_path):
     with pytest.raises(SimveError, match="reads a learning curve"):
         train(config(), tmp_path / "run")

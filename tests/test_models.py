@@ -397,3 +397,18 @@ def test_the_documented_example_of_custom_nets_runs():
     namespace = {}
     exec(compile(block, "docs/extending.md", "exec"), namespace)  # noqa: S102  (our own documentation)
     assert torch.isfinite(namespace["loss"]) and namespace["model"].latent_dim == 8
+
+
+def test_the_demo_sized_mlp_is_784_512_256_and_mirrored():
+    simve = build_model("simve", (1, 28, 28), net="mlp-small")
+    widths = [m.out_features for m in simve.encoder.backbone.modules() if isinstance(m, nn.Linear)]
+    assert widths == [512, 256] and simve.encoder.backbone.out_dim == 256
+    decoder = [(m.in_features, m.out_features) for m in simve.decoder.modules() if isinstance(m, nn.Linear)]
+    assert decoder == [(10, 256), (256, 512), (512, 784)]
+    reference = build_model("simve", (1, 28, 28))
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(simve) < count(reference) / 4
+    assert build_model("simclr", (1, 28, 28), net="mlp-small", latent_dim=10).encoder.out_dim == 10
+    assert build_model("simclr", (1, 28, 28), net="mlp-small").encoder.out_dim == 256  # its natural width
+    with pytest.raises(SimveError, match="the MLP takes images of at most"):
+        build_model("simclr", (3, 128, 128), net="mlp-small")

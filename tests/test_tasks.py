@@ -95,6 +95,19 @@ def test_glyph_continuous_factors_use_equal_frequency_train_bins(glyphs):
     assert task.chance == pytest.approx(_mode_rate(task.labels["test"]))
 
 
+def test_perturbed_factors_take_their_own_bins_and_kept_ones_keep_theirs(glyphs):
+    """The demo's finer style: rotation, scale, x and y (perturbed) in 10 equal-frequency bins, thickness (kept) in 3."""
+    tasks = build_tasks(glyphs, bins=3, perturbed_bins=10)
+    for name in ("rotation", "scale", "x", "y"):
+        task = tasks[f"style:{name}"]
+        counts = torch.bincount(task.labels["train"], minlength=10)
+        assert task.perturbed and len(task.class_names) == 10 and counts.max() - counts.min() <= 1
+    assert len(tasks["style:thickness"].class_names) == 3 and tasks["style:thickness"].perturbed is False
+    assert torch.equal(tasks["style:thickness"].labels["test"], build_tasks(glyphs, bins=3)["style:thickness"].labels["test"])
+    with pytest.raises(SimveError, match="bins must be an integer >= 2, got 1"):
+        build_tasks(glyphs, perturbed_bins=1)
+
+
 def test_glyphs_rgb_adds_colour_factors_and_no_augmentation_tasks():
     data = load_dataset("glyphs-rgb", limit=300)
     tasks = build_tasks(data, bins=4)

@@ -309,3 +309,5 @@ def test_a_field_added_later_keeps_the_earlier_run_folders():
     plain = config()
     assert run_folder("runs", plain) == run_folder("runs", replace(plain, precision="fp32"))
     assert run_folder("runs", plain) != run_folder("runs", replace(plain, precision="bf16"))
+    assert run_folder("runs", plain) == run_folder("runs", replace(plain, style_bins=3))
+    assert run_folder("runs", plain) != run_folder("runs", replace(plain, style_bins=10))

@@ -14,6 +14,7 @@ from simve.models.anchors import ANCHORS
 from simve.presets import PRESETS as SETTING_PRESETS
 from simve.runs import CLUSTERS, Cluster
 from simve.settings import ANY_KEY, check_value, choices_of, parse_pairs, parse_value
+from simve.train import TrainConfig
 
 
 def positive_int(text: str) -> int:
@@ -88,7 +89,7 @@ def anchor_list(text: str) -> tuple[str, ...]:
 def many_runs_options(folder: str) -> argparse.ArgumentParser:
     """The options of the commands that train many runs (benchmark, tune): the data, the budget and seeds,
     the probes, where results and runs go (default ``results/<folder>/<data>``-like paths, see
-    :func:`runs_spec`), and how the runs are trained (``--jobs``, ``--cluster``, ``--curve``)."""
+    :func:`runs_spec`), and how the runs are trained (``--jobs``, ``--cluster``, ``--curve``, ``--style-bins``)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", required=True, help="dataset name or path of a .npz file")
     common.add_argument("--data-root", metavar="DIR")
@@ -100,10 +101,7 @@ def many_runs_options(folder: str) -> argparse.ArgumentParser:
     common.add_argument("--preset", choices=SETTING_PRESETS,
                         help="settings under every generative row: paper = the official SimVAE objective and optimiser")
     common.add_argument("--runs", metavar="DIR", help=f"where the runs live (default runs/{folder}<name of --out>)")
-    common.add_argument("--curve", nargs="?", const="doubling", default="off", choices=("doubling", "every"),
-                        help="read every run's learning curve (its curve.jsonl): the linear probe's validation "
-                             "accuracy on every task after epochs 1, 2, 4, ..., E/2 and E (doubling, the default) "
-                             "or after every epoch")
+    add_settings(common, TrainConfig, ("curve", "style_bins"))  # every run's, as simve train declares them
     common.add_argument("--jobs", type=positive_int, default=1, metavar="N",
                         help="train N runs at a time, one process each with its share of the threads (default 1; "
                              "with --cluster slurm: at most N jobs at once)")
@@ -122,7 +120,8 @@ def runs_spec(args, out: Path, runs_folder: str) -> dict:
     return {"data": args.data, "epochs": args.epochs, "out": out, "runs": runs, "seeds": tuple(range(args.seeds)),
             "data_root": str(Path(args.data_root).resolve()) if args.data_root else None, "limit": args.limit,
             "probes": args.probes, "max_train": args.max_train, "preset": args.preset, "jobs": args.jobs,
-            "curve": args.curve, "cluster": cluster(args, runs)}
+            "cluster": cluster(args, runs), **{name: getattr(args, name) for name in ("curve", "style_bins")
+                                               if getattr(args, name) is not None}}
 
 
 def cluster(args, runs: Path) -> Cluster | None:

@@ -32,8 +32,8 @@ class CurveReader:
 
     The tasks of ``data`` are built at the first call and kept (a run reads its curve on one dataset)."""
 
-    def __init__(self, seed: int = 0, max_train: int = CURVE_MAX_TRAIN):
-        self.seed, self.max_train = seed, max_train
+    def __init__(self, seed: int = 0, max_train: int = CURVE_MAX_TRAIN, perturbed_bins: int = 3):
+        self.seed, self.max_train, self.perturbed_bins = seed, max_train, perturbed_bins
         self._tasks: TaskSet | None = None
         self._data: ImageData | None = None
 
@@ -48,7 +48,7 @@ class CurveReader:
     def __call__(self, model: SSLModel, data: ImageData) -> list[dict]:
         if self._tasks is None:
             self._data = self.scored_data(data)
-            self._tasks = build_tasks(self._data, seed=self.seed)
+            self._tasks = build_tasks(self._data, seed=self.seed, perturbed_bins=self.perturbed_bins)
         own = {s: embed_images(model, getattr(self._data, s).images) for s in ("train", "val")}
         features = {None: own} | {name: {s: embed_images(model, splits[s]) for s in ("train", "val")}
                                   for name, splits in self._tasks.images.items()}

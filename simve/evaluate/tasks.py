@@ -8,7 +8,8 @@ gets one content task and several style tasks:
   have exactly one of the four (``Task.index``).
 - procedural data (glyphs): one ``style:<factor>`` task per ground-truth factor. Categorical
   factors keep their levels; continuous ones are cut into ``bins`` equal-frequency bins with
-  edges from the train values. ``perturbed`` says whether the training augmentations change
+  edges from the train values (those the augmentations perturb into ``perturbed_bins``: the demo
+  asks for 10, where 3 bins of pose are read from raw pixels nearly as well as from any model). ``perturbed`` says whether the training augmentations change
   the factor (rotation, scale, position, colour) or keep it (font, thickness): style the
   augmentations hide versus style they leave.
 - real images (no ground-truth style): ``aug:<param>`` tasks. Each image of each split is
@@ -181,15 +182,17 @@ def _content_task(data: ImageData) -> Task:
     return Task("content", "content", None, HAIR_COLOURS, labels, index)
 
 
-def _factor_tasks(data: ImageData, bins: int) -> list[Task]:
-    """``style:<factor>`` for ground-truth factors, ``attr:<name>`` for binary attributes."""
+def _factor_tasks(data: ImageData, bins: int, perturbed_bins: int) -> list[Task]:
+    """``style:<factor>`` for ground-truth factors, ``attr:<name>`` for binary attributes; a continuous
+    factor the augmentations perturb is cut into ``perturbed_bins`` bins, any other into ``bins``."""
     tasks = []
     for column, factor in enumerate(data.factors):
         if factor.name in HAIR_COLOURS and set(HAIR_COLOURS) <= set(data.factor_names):
             continue  # the content task of CelebA
         prefix = "attr" if factor.kind == "binary" else "style"
         values = {s: getattr(data, s).factors[:, column] for s in SPLITS}
-        task = _style_task(f"{prefix}:{factor.name}", factor.kind, values, bins, factor.perturbed, factor.levels)
+        cut = perturbed_bins if factor.perturbed else bins
+        task = _style_task(f"{prefix}:{factor.name}", factor.kind, values, cut, factor.perturbed, factor.levels)
         if task is not None:
             tasks.append(task)
     return tasks
@@ -244,18 +247,21 @@ def _augmentation_tasks(data: ImageData, seed: int, bins: int) -> tuple[list[Tas
     return tasks, images
 
 
-def build_tasks(data: ImageData, seed: int = 0, bins: int = 3) -> TaskSet:
+def build_tasks(data: ImageData, seed: int = 0, bins: int = 3, perturbed_bins: int | None = None) -> TaskSet:
     """The content task and the style tasks of ``data`` (see the module docstring).
 
     Augmentation-parameter tasks are built for datasets without categorical or continuous
     ground-truth factors (real images); ``seed`` fixes their parameters, ``bins`` is the number
-    of equal-frequency bins of every continuous factor or parameter.
+    of equal-frequency bins of every continuous factor or parameter, ``perturbed_bins`` (default
+    ``bins``) that of those the augmentations perturb: finer bins ask for finer style.
     """
-    if not isinstance(bins, int) or bins < 2:
-        raise SimveError(f"bins must be an integer >= 2, got {bins!r}")
-    tasks = [_content_task(data)] + _factor_tasks(data, bins)
+    perturbed_bins = bins if perturbed_bins is None else perturbed_bins
+    for value in (bins, perturbed_bins):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 2:
+            raise SimveError(f"bins must be an integer >= 2, got {value!r}")
+    tasks = [_content_task(data)] + _factor_tasks(data, bins, perturbed_bins)
     images = {}
     if not any(f.kind in ("categorical", "continuous") for f in data.factors):
-        aug_tasks, images[AUGMENTED] = _augmentation_tasks(data, seed, bins)
+        aug_tasks, images[AUGMENTED] = _augmentation_tasks(data, seed, perturbed_bins)
         tasks += aug_tasks
     return TaskSet(tasks, images)

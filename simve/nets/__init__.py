@@ -3,21 +3,24 @@
 A *backbone* maps images ``(..., C, H, W)`` to features ``(..., out_dim)``; the generative
 models put a Gaussian head on it, the discriminative ones use its output as the
 representation (heads: :mod:`simve.nets.heads`). A *decoder* maps latents ``(..., d)`` to unconstrained images (logits or
-means, read by the likelihood). ``"auto"`` picks the MLP for 1-channel images up to 32x32 and
+means, read by the likelihood); ``mlp-small`` is the demo-sized MLP. ``"auto"`` picks the MLP for 1-channel images up to 32x32 and
 the conv nets otherwise.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from torch import nn
 
 from simve.errors import SimveError
 from simve.nets.conv import ConvBackbone, ConvDecoder
 from simve.nets.heads import GaussianHead
-from simve.nets.mlp import MLPBackbone, MLPDecoder
+from simve.nets.mlp import SMALL, MLPBackbone, MLPDecoder
 from simve.nets.resnet import ResNet18Backbone, ResNet18Decoder
 
-NETS = {"mlp": (MLPBackbone, MLPDecoder), "conv": (ConvBackbone, ConvDecoder),
+NETS = {"mlp": (MLPBackbone, MLPDecoder), "mlp-small": (partial(MLPBackbone, hidden=SMALL), partial(MLPDecoder, hidden=SMALL)),
+        "conv": (ConvBackbone, ConvDecoder),
         "resnet18": (ResNet18Backbone, ResNet18Decoder)}
 MLP_MAX_INPUTS = 64 * 64 * 3  # beyond this the first layer alone is a few hundred MB
 
@@ -29,7 +32,7 @@ def resolve_net(name: str, image_shape: tuple[int, int, int]) -> str:
         name = "mlp" if c == 1 and h <= 32 and w <= 32 else "conv"
     if name not in NETS:
         raise SimveError(f"unknown net {name!r}; choose auto, {', '.join(NETS)}")
-    if name == "mlp" and c * h * w > MLP_MAX_INPUTS:
+    if name.startswith("mlp") and c * h * w > MLP_MAX_INPUTS:
         raise SimveError(f"the MLP takes images of at most {MLP_MAX_INPUTS} values, got {c}x{h}x{w}; use --net conv")
     if name in ("conv", "resnet18") and not (h == w and h >= 16 and (h // 8) & (h // 8 - 1) == 0 and h % 8 == 0):
         raise SimveError(

@@ -58,12 +58,14 @@ class TrainConfig:
                                "accuracy on every task after epochs 1, 2, 4, ..., E/2 and E (doubling, the flag's "
                                "own value) or after every epoch", choices=CURVES, const="doubling",
                         added_later=True)
+    style_bins: int = option(3, "probe tasks (curve and evaluation): equal-frequency bins of each continuous style "
+                                "factor the augmentations perturb", at_least=2, metavar="K", added_later=True)
 
     def __post_init__(self):
         for name in ("model", "data", "epochs"):
             if getattr(self, name) is None:
                 raise SimveError(f"a training config needs {name}")
-        for name in ("epochs", "batch_size", "views", "checkpoint_every", "log_every"):
+        for name in ("epochs", "batch_size", "views", "checkpoint_every", "log_every", "style_bins"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise SimveError(f"{name} must be a whole number >= 1, got {value!r}")
