@@ -406,7 +406,7 @@ def test_the_demo_sized_mlp_is_784_512_256_and_mirrored():
     decoder = [(m.in_features, m.out_features) for m in simve.decoder.modules() if isinstance(m, nn.Linear)]
     assert decoder == [(10, 256), (256, 512), (512, 784)]
     reference = build_model("simve", (1, 28, 28))
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    count = lambda m: sum(p.numel() for p in m.parameters())
     assert count(simve) < count(reference) / 4
     assert build_model("simclr", (1, 28, 28), net="mlp-small", latent_dim=10).encoder.out_dim == 10
     assert build_model("simclr", (1, 28, 28), net="mlp-small").encoder.out_dim == 256  # its natural width

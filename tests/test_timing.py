@@ -128,3 +128,53 @@ def test_simve_bench_writes_its_table(tmp_path):
 def test_bench_refuses_unknown_models(capsys):
     assert main(["bench", "--data", "glyphs", "--models", "simvee", "--out", "/nonexistent/x"]) == 1
     assert "unknown model simvee" in capsys.readouterr().err
+
+
+def curve_command(curves: dict[int, list[float]], seconds_per_epoch: float) -> str:
+    """A shell command that writes, for the seed ``{seed}``, the JSON curve ``curves[seed]`` (one content per epoch,
+    ``seconds_per_epoch`` training seconds an epoch) to ``{tmp}/curve.json``, as scripts/official_simvae.py does."""
+    script = ("import json, sys; curves = json.loads(sys.argv[1]); seed, out = sys.argv[2], sys.argv[3]; "
+              "json.dump({'curve': [{'epoch': e + 1, 'step': 10 * (e + 1), 'training_seconds': (e + 1) * float(sys.argv[4]), "
+              "'val_content_accuracy': c, 'probe_seconds': 0.0} for e, c in enumerate(curves[seed])]}, open(out, 'w'))")
+    return (f"{sys.executable} -c {json.dumps(script)} '{json.dumps({str(k): v for k, v in curves.items()})}' "
+            f"{{seed}} {{tmp}}/curve.json {seconds_per_epoch}")
+
+
+def test_time_to_accuracy_reads_the_first_epoch_at_the_target_and_the_ratio_of_medians():
+    from simve.timing.accuracy import time_to_accuracy
+
+    ours = curve_command({0: [0.5, 0.76, 0.8], 1: [0.6, 0.7, 0.75], 2: [0.75, 0.8, 0.9]}, 2.0)
+    theirs = curve_command({0: [0.1, 0.2, 0.3, 0.8], 1: [0.5, 0.74, 0.76, 0.9], 2: [0.2, 0.2, 0.2, 0.2]}, 3.0)
+    results = time_to_accuracy({"ours": ours, "theirs": theirs}, 0.75, (0, 1, 2))
+    ours_runs, theirs_runs = results["sides"]["ours"]["runs"], results["sides"]["theirs"]["runs"]
+    assert [r["epoch"] for r in ours_runs] == [2, 3, 1] and [r["training_seconds"] for r in ours_runs] == [4.0, 6.0, 2.0]
+    assert [r.get("epoch") for r in theirs_runs] == [4, 3, None] and not theirs_runs[2]["reached"]
+    assert results["sides"]["ours"]["median"]["training_seconds"] == 4.0
+    assert results["sides"]["theirs"]["median"]["training_seconds"] == 10.5  # the median of the two that reached it
+    assert results["sides"]["theirs"]["reached"] == 2
+    assert results["ours_speedup"]["training_seconds"] == pytest.approx(10.5 / 4.0)
+    for run in ours_runs:  # process seconds: training seconds to the target plus what the process did outside training
+        assert run["process_seconds"] == pytest.approx(run["training_seconds"] + run["wall_seconds"] - 6.0)
+
+
+def test_time_to_accuracy_without_a_curve_or_an_out_of_range_target_is_one_line():
+    from simve.timing.accuracy import time_to_accuracy
+
+    with pytest.raises(SimveError, match="wrote no learning curve"):
+        time_to_accuracy({"ours": "true"}, 0.75, (0,))
+    with pytest.raises(SimveError, match="accuracy in"):
+        time_to_accuracy({"ours": "true"}, 75.0, (0,))
+
+
+@pytest.mark.slow
+def test_simve_timing_to_accuracy_runs_simve_train_with_its_curve(tmp_path):
+    out = tmp_path / "tta"
+    assert main(["timing", "--data", "glyphs", "--limit", "200", "--models", "vae", "--set", "latent_dim=4",
+                 "--batch-size", "16", "--to-accuracy", "5", "--seeds", "2", "--max-epochs", "2",
+                 "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())["results"]
+    assert results["target"] == 0.05 and "theirs" not in results["sides"]
+    runs = results["sides"]["ours"]["runs"]
+    assert [r["seed"] for r in runs] == [0, 1] and all(r["reached"] and r["epoch"] == 1 for r in runs)
+    assert "--curve every --seed" in results["sides"]["ours"]["command"]
+    assert "| ours | 2 of 2 |" in (out / "table.md").read_text()

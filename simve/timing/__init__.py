@@ -41,6 +41,7 @@ import torch
 from simve.errors import SimveError
 from simve.models import MODELS, model_names, option_hints
 from simve.runs import timer, write_results
+from simve.timing.accuracy import accuracy_table, time_to_accuracy
 from simve.timing.jobs import Bench
 from simve.timing.processes import compare_commands, process_scaling, run_overhead
 
@@ -66,6 +67,9 @@ class TimingSpec:
     processes: int | None = None  # also time one epoch on this many processes against one
     device: str = "cpu"
     options: dict[str, str] = field(default_factory=dict)  # model options as written, for the models that have them
+    to_accuracy: float | None = None  # time to this validation content instead (simve.timing.accuracy)
+    seeds: int = 3  # seeds of each side of --to-accuracy
+    max_epochs: int = 40  # epochs of the default ours of --to-accuracy
 
 
 
@@ -135,11 +139,11 @@ def _table(spec: TimingSpec, data, results: dict) -> str:
     return "\n".join(lines)
 
 
-def default_ours(spec: TimingSpec, model: str | None = None) -> str:
-    """One epoch of ``simve train`` of ``model`` (default: the first) at the bench's settings (its ``--set``
+def default_ours(spec: TimingSpec, model: str | None = None, epochs: int = 1) -> str:
+    """``epochs`` epochs of ``simve train`` of ``model`` (default: the first) at the bench's settings (its ``--set``
     options included), into the fresh folder ``{tmp}``."""
     model = model or spec.models[0]
-    args = ["--model", model, "--data", spec.data, "--epochs", "1", "--batch-size", str(spec.batch_size),
+    args = ["--model", model, "--data", spec.data, "--epochs", str(epochs), "--batch-size", str(spec.batch_size),
             "--views", str(spec.views), "--device", spec.device]
     args += ["--data-root", spec.data_root] if spec.data_root else []
     args += ["--limit", str(spec.limit)] if spec.limit else []
@@ -154,6 +158,8 @@ def run_timing(spec: TimingSpec, command: str) -> str:
     if unknown:
         raise SimveError(f"unknown model {', '.join(unknown)}; choose from {', '.join(model_names())}")
     elapsed = timer()
+    if spec.to_accuracy is not None:
+        return _run_to_accuracy(spec, command, elapsed)
     bench = Bench(spec)
     results = {"models": {}}
     for name in spec.models:
@@ -174,3 +180,16 @@ def run_timing(spec: TimingSpec, command: str) -> str:
     write_results(spec.out, f"simve timing: {spec.data}", command, elapsed(), table, results, meta)
     return table
 
+
+
+def _run_to_accuracy(spec: TimingSpec, command: str, elapsed) -> str:
+    """``--to-accuracy``: ours (default: ``simve train --curve every`` of the first model for ``max_epochs``) and
+    ``--compare`` in turn for every seed; writes OUT/results.json and OUT/table.md, returns the table."""
+    ours = spec.ours or default_ours(spec, epochs=spec.max_epochs) + " --curve every --seed {seed}"
+    commands = {"ours": ours, **({"theirs": spec.compare} if spec.compare else {})}
+    results = time_to_accuracy(commands, spec.to_accuracy, tuple(range(spec.seeds)))
+    table = accuracy_table(results)
+    meta = {"data": spec.data, "target": spec.to_accuracy, "seeds": spec.seeds, "threads": torch.get_num_threads()}
+    write_results(spec.out, f"simve timing: time to {100 * spec.to_accuracy:g} % validation content", command,
+                  elapsed(), table, results, meta)
+    return table
