@@ -49,6 +49,7 @@ from simve.runs import (
 from simve.settings import parse_pairs
 from simve.stats import STD_CONVENTION, mean_std
 from simve.train import TrainConfig, read_curve
+from simve.train.config import STYLE_BINS
 
 
 @dataclass(kw_only=True)
@@ -130,7 +131,7 @@ class Benchmark:
                   "pca": lambda: PCA(data.train.images, default_latent_dim(data.image_shape))}
         key = {**self.spec.evaluation(config.views, seed), "particles": 0, "limit": self.spec.limit,
                "probe_protocol": PROTOCOL}
-        if self.spec.style_bins != 3:  # keyed only where it differs, so earlier anchors stay cached
+        if self.spec.style_bins != STYLE_BINS:  # keyed only where it differs, so earlier anchors stay cached
             key["style_bins"] = self.spec.style_bins
         evaluations = {}
         for row in self.spec.anchors:
@@ -234,7 +235,7 @@ def _write(benchmark: Benchmark, per_row: dict[str, list[dict]], command: str, s
         "whose factor the training augmentations keep, perturb, or neither (attributes); L_align and L_uniform "
         "on l2-normalised test features."
         + (f" Each continuous style factor the augmentations perturb is cut into {spec.style_bins} equal-frequency "
-           "bins (chance about " + f"{100 / spec.style_bins:.0f} %)." if spec.style_bins != 3 else "") + "\n\n"
+           "bins (chance about " + f"{100 / spec.style_bins:.0f} %)." if spec.style_bins != STYLE_BINS else "") + "\n\n"
         + summary_table(per_row, benchmark.curves)
     )
     if benchmark.curves:

@@ -32,6 +32,7 @@ from simve.io import machine, read_json, versions, write_json, write_text
 from simve.models import MODELS, SSLModel, model_names, option_hints
 from simve.settings import declared, parse_pairs
 from simve.train import CONFIG, KNOBS, TrainConfig, read_metrics, train
+from simve.train.config import STYLE_BINS
 
 # ------------------------------------------------------------------------- what to train
 
@@ -95,7 +96,7 @@ class RunsSpec:
     jobs: int = 1  # training processes at a time (evaluation stays in this one)
     cluster: Cluster | None = None  # train the runs as submitit jobs there instead
     curve: str = "off"  # every run's learning-curve schedule (simve.train.curve_epochs)
-    style_bins: int = 3  # bins of each perturbed continuous style factor in the probe tasks (TrainConfig.style_bins)
+    style_bins: int = STYLE_BINS  # bins of each perturbed continuous style factor in the probe tasks (TrainConfig)
 
     def config(self, variant: Variant, seed: int) -> TrainConfig:
         """The training config of ``variant`` for ``seed`` at this spec's data, budget and curve."""

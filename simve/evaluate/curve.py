@@ -23,6 +23,7 @@ from simve.evaluate.probes import linear_probe
 from simve.evaluate.tasks import SPLITS, TaskSet, build_tasks
 from simve.models import SSLModel
 from simve.stats import mean_std
+from simve.train.config import STYLE_BINS
 
 CURVE_MAX_TRAIN = 2000  # train images a curve's probes are fitted on (a fit per task and point)
 
@@ -32,7 +33,7 @@ class CurveReader:
 
     The tasks of ``data`` are built at the first call and kept (a run reads its curve on one dataset)."""
 
-    def __init__(self, seed: int = 0, max_train: int = CURVE_MAX_TRAIN, perturbed_bins: int = 3):
+    def __init__(self, seed: int = 0, max_train: int = CURVE_MAX_TRAIN, perturbed_bins: int = STYLE_BINS):
         self.seed, self.max_train, self.perturbed_bins = seed, max_train, perturbed_bins
         self._tasks: TaskSet | None = None
         self._data: ImageData | None = None

@@ -15,6 +15,7 @@ CONFIG, CHECKPOINT, METRICS, CURVE, FIGURES = "config.json", "checkpoint.pt", "m
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 CURVES = ("off", "doubling", "every")  # when a run reads its learning curve (see curve_epochs)
+STYLE_BINS = 3  # equal-frequency bins of a continuous style factor in the probe tasks, unless a run asks for more
 
 
 def _model_names() -> tuple[str, ...]:
@@ -58,7 +59,7 @@ class TrainConfig:
                                "accuracy on every task after epochs 1, 2, 4, ..., E/2 and E (doubling, the flag's "
                                "own value) or after every epoch", choices=CURVES, const="doubling",
                         added_later=True)
-    style_bins: int = option(3, "probe tasks (curve and evaluation): equal-frequency bins of each continuous style "
+    style_bins: int = option(STYLE_BINS, "probe tasks (curve and evaluation): equal-frequency bins of each continuous style "
                                 "factor the augmentations perturb", at_least=2, metavar="K", added_later=True)
 
     def __post_init__(self):
