@@ -62,13 +62,15 @@ def findings(means: dict[str, dict[str, float]], rises: dict[str, float]) -> lis
                  for row in ROWS if row != "simve"]
         lines.append(f"{what}: SimVE {100 * simve[key]:.1f} %, against " + ", ".join(parts)
                      + f"; raw pixels {100 * raw[key]:.1f} %, a random encoder {100 * random[key]:.1f} %.")
-    agree = [f"{row} on {'content' if key == 'content' else 'perturbed style'}" for (row, key), sign in CONVERGED.items()
-             if (simve[key] - means[row][key]) * sign > 0]
-    differ = [f"{row} on {'content' if key == 'content' else 'perturbed style'}" for (row, key), sign in CONVERGED.items()
-              if (simve[key] - means[row][key]) * sign <= 0]
-    lines.append("As in the converged FashionMNIST table (results/fashionmnist): SimVE against "
-                 + (", ".join(agree) or "none of the rows") + "."
-                 + (" Unlike it, here: SimVE against " + ", ".join(differ) + "." if differ else ""))
+    def versus(row: str, key: str) -> str:
+        return f"{'content' if key == 'content' else 'perturbed style'} against {row}"
+
+    same = [versus(row, key) for (row, key), sign in CONVERGED.items() if (simve[key] - means[row][key]) * sign > 0]
+    opposite = [f"{versus(row, key)} (there {'SimVE' if sign > 0 else row} is ahead)"
+                for (row, key), sign in CONVERGED.items() if (simve[key] - means[row][key]) * sign <= 0]
+    lines.append("Set against the converged FashionMNIST table (results/fashionmnist): the same direction for "
+                 + (", ".join(same) or "none of the comparisons")
+                 + ("; the opposite for " + ", ".join(opposite) if opposite else "") + ".")
     rising = [f"{row} ({100 * rise:+.1f})" for row, rise in rises.items() if rise > 0.01]
     lines.append("Every row's validation content gained under 1 point over its last doubling of steps: the curves "
                  "have flattened." if not rising else
