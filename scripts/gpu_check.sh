@@ -31,15 +31,15 @@ $PYTHON -m simve timing --data fashionmnist --data-root "$DATA_ROOT" $limit --mo
   --to-accuracy 0.75 --seeds 1 --max-epochs 40 --out "$OUT/time-to-accuracy"
 $PYTHON -m torch.distributed.run --standalone --nproc_per_node 1 -m simve train --model simclr --data cifar10 \
   --data-root "$DATA_ROOT" $limit --epochs 1 --batch-size 256 --device "$DEVICE" --out "$OUT/runs/torchrun-simclr"
-for run in "$OUT"/runs/*/; do  # one line a run: its last logged speed and its last validation content reading
+for run in "$OUT"/runs/*/; do  # one line a run: its steps/s over the whole run and its last validation content reading
   $PYTHON - "$run" <<'PY'
 import json, sys
 from pathlib import Path
 run = Path(sys.argv[1])
-speeds = [r["views_per_s"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "views_per_s" in r]
+epochs = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "train_loss" in r]
 curve = [r for r in map(json.loads, (run / "curve.jsonl").read_text().splitlines()) if r["task"] == "content"] \
     if (run / "curve.jsonl").exists() else []
 content = f"{100 * curve[-1]['accuracy']:.1f} % val content at epoch {curve[-1]['epoch']}" if curve else "no curve"
-print(f"{run.name}: {sorted(speeds)[len(speeds) // 2]:.0f} views/s (median of the logged), {content}")
+print(f"{run.name}: {epochs[-1]['step'] / epochs[-1]['time']:.1f} steps/s over {epochs[-1]['step']} steps, {content}")
 PY
 done
