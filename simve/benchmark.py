@@ -65,6 +65,7 @@ class BenchmarkSpec(RunsSpec):
     matched_dims: bool = True  # discriminative models again at SimVE's latent size (unless a row sets its own)
     title: str = ""  # the table's title (default: "simve benchmark: DATA")
     names: dict[str, str] = field(default_factory=dict)  # a row of ``models`` -> its name in tables and figures
+    random_encoder: str = "simclr"  # the untrained model of the random-encoder anchor, a row (e.g. simclr:net=mlp-small)
 
     def evaluation(self, views: int, seed: int) -> dict:
         """The settings an evaluation depends on: its cache key."""
@@ -126,13 +127,16 @@ class Benchmark:
         config = self.anchor_config(seed)
         data = self.workspace.data(config)
         torch.manual_seed(seed)
-        random_encoder = build_model("simclr", data.image_shape)  # its weights: the seed's first draws
+        untrained = parse_variant(self.spec.random_encoder)
+        random_encoder = build_model(untrained.model, data.image_shape, **dict(untrained.options))  # the seed's first draws
         models = {"raw pixels": RawPixels, "random encoder": lambda: random_encoder,
                   "pca": lambda: PCA(data.train.images, default_latent_dim(data.image_shape))}
         key = {**self.spec.evaluation(config.views, seed), "particles": 0, "limit": self.spec.limit,
                "probe_protocol": PROTOCOL}
         if self.spec.style_bins != STYLE_BINS:  # keyed only where it differs, so earlier anchors stay cached
             key["style_bins"] = self.spec.style_bins
+        if self.spec.random_encoder != "simclr":
+            key["random_encoder"] = self.spec.random_encoder
         evaluations = {}
         for row in self.spec.anchors:
             print(f"anchor: {row}, seed {seed}", file=sys.stderr, flush=True)
