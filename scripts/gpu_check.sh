@@ -33,13 +33,12 @@ $PYTHON -m torch.distributed.run --standalone --nproc_per_node 1 -m simve train 
   --data-root "$DATA_ROOT" $limit --epochs 1 --batch-size 256 --device "$DEVICE" --out "$OUT/runs/torchrun-simclr"
 for run in "$OUT"/runs/*/; do  # one line a run: its steps/s over the whole run and its last validation content reading
   $PYTHON - "$run" <<'PY'
-import json, sys
-from pathlib import Path
-run = Path(sys.argv[1])
-epochs = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "train_loss" in r]
-curve = [r for r in map(json.loads, (run / "curve.jsonl").read_text().splitlines()) if r["task"] == "content"] \
-    if (run / "curve.jsonl").exists() else []
-content = f"{100 * curve[-1]['accuracy']:.1f} % val content at epoch {curve[-1]['epoch']}" if curve else "no curve"
-print(f"{run.name}: {epochs[-1]['step'] / epochs[-1]['time']:.1f} steps/s over {epochs[-1]['step']} steps, {content}")
+import sys
+from simve.evaluate.curve import curve_points
+from simve.train import read_curve, read_metrics
+last = [r for r in read_metrics(sys.argv[1]) if "train_loss" in r][-1]
+curve = curve_points(read_curve(sys.argv[1]))
+content = f"{100 * curve[-1]['content']:.1f} % val content at epoch {curve[-1]['epoch']}" if curve else "no curve"
+print(f"{sys.argv[1]}: {last['step'] / last['time']:.1f} steps/s over {last['step']} steps, {content}")
 PY
 done

@@ -86,6 +86,9 @@ def anchor_list(text: str) -> tuple[str, ...]:
     return names
 
 
+RUN_SETTINGS = ("curve", "style_bins")  # training settings every run of benchmark or tune shares, as simve train declares them
+
+
 def many_runs_options(folder: str) -> argparse.ArgumentParser:
     """The options of the commands that train many runs (benchmark, tune): the data, the budget and seeds,
     the probes, where results and runs go (default ``results/<folder>/<data>``-like paths, see
@@ -101,7 +104,7 @@ def many_runs_options(folder: str) -> argparse.ArgumentParser:
     common.add_argument("--preset", choices=SETTING_PRESETS,
                         help="settings under every generative row: paper = the official SimVAE objective and optimiser")
     common.add_argument("--runs", metavar="DIR", help=f"where the runs live (default runs/{folder}<name of --out>)")
-    add_settings(common, TrainConfig, ("curve", "style_bins"))  # every run's, as simve train declares them
+    add_settings(common, TrainConfig, RUN_SETTINGS)
     common.add_argument("--jobs", type=positive_int, default=1, metavar="N",
                         help="train N runs at a time, one process each with its share of the threads (default 1; "
                              "with --cluster slurm: at most N jobs at once)")
@@ -120,7 +123,7 @@ def runs_spec(args, out: Path, runs_folder: str) -> dict:
     return {"data": args.data, "epochs": args.epochs, "out": out, "runs": runs, "seeds": tuple(range(args.seeds)),
             "data_root": str(Path(args.data_root).resolve()) if args.data_root else None, "limit": args.limit,
             "probes": args.probes, "max_train": args.max_train, "preset": args.preset, "jobs": args.jobs,
-            "cluster": cluster(args, runs), **{name: getattr(args, name) for name in ("curve", "style_bins")
+            "cluster": cluster(args, runs), **{name: getattr(args, name) for name in RUN_SETTINGS
                                                if getattr(args, name) is not None}}
 
 

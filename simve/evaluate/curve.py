@@ -96,11 +96,18 @@ def last_doubling(points: list[dict], key: str = "content") -> float | None:
     earlier = [p for p in points[:-1] if p["step"] <= points[-1]["step"] / 2 and p[key] is not None]
     return points[-1][key] - earlier[-1][key] if earlier else None
 
+def mean_rise(curves: list[list[dict]]) -> float | None:
+    """A row's validation content rise over its last doubling of steps, the mean over its seeds' curves
+    (None where no curve has such a pair of readings)."""
+    rises = [r for r in (last_doubling(points) for points in curves) if r is not None]
+    return sum(rises) / len(rises) if rises else None
+
+
 def still_rising(curves: list[list[dict]]) -> bool:
     """Whether a row's validation content rose by more than :data:`RISING` over its last doubling of steps
     (the mean over its seeds)."""
-    rises = [r for r in (last_doubling(points) for points in curves) if r is not None]
-    return bool(rises) and sum(rises) / len(rises) > RISING
+    rise = mean_rise(curves)
+    return rise is not None and rise > RISING
 
 
 def with_rise(summaries: dict[str, list[dict]], curves: dict[str, list[list[dict]]]) -> dict[str, list[dict]]:

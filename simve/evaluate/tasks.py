@@ -9,7 +9,8 @@ gets one content task and several style tasks:
 - procedural data (glyphs): one ``style:<factor>`` task per ground-truth factor. Categorical
   factors keep their levels; continuous ones are cut into ``bins`` equal-frequency bins with
   edges from the train values (those the augmentations perturb into ``perturbed_bins``: the demo
-  asks for 10, where 3 bins of pose are read from raw pixels nearly as well as from any model). ``perturbed`` says whether the training augmentations change
+  asks for 10, where 3 bins of pose are read from raw pixels nearly as well as from any model).
+  ``perturbed`` says whether the training augmentations change
   the factor (rotation, scale, position, colour) or keep it (font, thickness): style the
   augmentations hide versus style they leave.
 - real images (no ground-truth style): ``aug:<param>`` tasks. Each image of each split is
@@ -40,6 +41,7 @@ from simve.data.augment import Augment, preset
 from simve.data.base import ImageData
 from simve.errors import SimveError
 from simve.evaluate.batches import image_batches
+from simve.train.config import STYLE_BINS
 
 SPLITS = ("train", "val", "test")
 HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
@@ -247,7 +249,7 @@ def _augmentation_tasks(data: ImageData, seed: int, bins: int) -> tuple[list[Tas
     return tasks, images
 
 
-def build_tasks(data: ImageData, seed: int = 0, bins: int = 3, perturbed_bins: int | None = None) -> TaskSet:
+def build_tasks(data: ImageData, seed: int = 0, bins: int = STYLE_BINS, perturbed_bins: int | None = None) -> TaskSet:
     """The content task and the style tasks of ``data`` (see the module docstring).
 
     Augmentation-parameter tasks are built for datasets without categorical or continuous
