@@ -83,6 +83,11 @@ class SSLModel(nn.Module):
             raise SimveError(f"{self.name} needs at least {self.min_views} views per datum, got {views.shape[1]}")
         return self.objective(views)
 
+    def begin_step(self, step: int) -> None:
+        """Called by the training loop before its optimiser step ``step`` (1, 2, ...), a resumed run's too:
+        an objective that follows a schedule of steps (the generative models' annealed reconstruction
+        weight) takes its value here. Most objectives have none."""
+
     def forward(self, views: torch.Tensor) -> torch.Tensor:
         """The loss: calling the model (or the DistributedDataParallel wrapper around it) runs :meth:`loss`."""
         return self.loss(views)

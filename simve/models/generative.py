@@ -49,6 +49,22 @@ class GenerativeOptions(Options):
     recon_weight: float = option(1.0, "weight of the reconstruction term, 1/sigma^2 in the official SimVAE code "
                                       "(exp(4.6) = 99.5 there, also for the Bernoulli likelihood); 1: the true ELBO",
                                  positive=True)
+    recon_anneal: int = option(0, "steps over which the reconstruction weight falls geometrically from recon_weight "
+                                  "to 1, the true ELBO (a KL warm-up by another name); 0: recon_weight throughout",
+                               at_least=0)
+
+
+def annealed_weight(start: float, steps: int, step: int) -> float:
+    """The reconstruction weight at optimiser step ``step`` (1, 2, ...) of an anneal over ``steps`` steps:
+
+        w_t = start ** max(0, 1 - (t - 1) / steps)
+
+    ``start`` at step 1, 1 from step ``steps + 1`` on, falling geometrically in between. Relative to the
+    latent terms this is a KL weight rising from ``1 / start`` to 1; Adam's step is nearly invariant to
+    the loss's overall scale, so the two schedules optimise alike. ``steps = 0``: ``start`` throughout."""
+    if steps == 0:
+        return start
+    return start ** max(0.0, 1.0 - (step - 1) / steps)
 
 
 class GenerativeModel(SSLModel):
@@ -64,6 +80,10 @@ class GenerativeModel(SSLModel):
         self.encoder, self.decoder, self.likelihood = encoder, decoder, likelihood
         self.latent_dim = latent_dim
         self._elbo = Trace_ELBO(max_plate_nesting=2)
+        self.recon_scale = float(self.options.recon_weight)  # the weight of the step in progress
+
+    def begin_step(self, step: int) -> None:
+        self.recon_scale = annealed_weight(self.options.recon_weight, self.options.recon_anneal, step)
 
     @classmethod
     def build(cls, image_shape, options):
@@ -80,9 +100,9 @@ class GenerativeModel(SSLModel):
         raise NotImplementedError
 
     def observe(self, views: torch.Tensor, z: torch.Tensor) -> None:
-        """The likelihood site ``x_j ~ p(x | z_j)``, its log density weighted by ``recon_weight``
-        (``poutine.scale``; the bounds leave the weight out)."""
-        with poutine.scale(scale=self.options.recon_weight):
+        """The likelihood site ``x_j ~ p(x | z_j)``, its log density weighted by ``recon_weight``, annealed
+        where ``recon_anneal`` says (``poutine.scale``; the bounds leave the weight out)."""
+        with poutine.scale(scale=self.recon_scale):
             pyro.sample("x", self.likelihood(self.decoder(z)), obs=views)
 
     def prior_latents(self, n: int) -> torch.Tensor:

@@ -204,6 +204,7 @@ class Run:
     def _descend(self, views: torch.Tensor, epoch: int) -> float:
         """One optimiser step on ``views``: its loss (the mean over the ranks), or the one-line error of a
         diverging or interrupted run."""
+        self.model.begin_step(self.step + 1)
         try:
             with self.autocast:
                 loss = self.trained(views)
