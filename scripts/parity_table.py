@@ -79,6 +79,17 @@ def table(rows: dict) -> str:
     return "\n".join(lines)
 
 
+def mean_curve(runs: list[list[tuple[int, float]]]) -> tuple[list[int], list[float]]:
+    """Steps and mean content (%) over the runs that reached each step: a 20-epoch run stops where a
+    100-epoch run of another seed goes on."""
+    at = {}
+    for run in runs:
+        for step, content in run:
+            at.setdefault(step, []).append(content)
+    steps = sorted(at)
+    return steps, [100 * sum(at[s]) / len(at[s]) for s in steps]
+
+
 def figure(curves: dict, path: Path) -> None:
     import matplotlib
 
@@ -90,9 +101,7 @@ def figure(curves: dict, path: Path) -> None:
         for (name, lr, which), runs in sorted(curves.items()):
             if which != model:
                 continue
-            n = min(len(r) for r in runs)
-            steps = [runs[0][i][0] for i in range(n)]
-            mean = [100 * sum(r[i][1] for r in runs) / len(runs) for i in range(n)]
+            steps, mean = mean_curve(runs)
             ax.plot(steps, mean, "-" if name.startswith("official") else "--", marker="o", ms=3,
                     label=f"{name}, lr {lr:g} ({len(runs)} seed{'s' * (len(runs) > 1)})")
         ax.set_xscale("log")

@@ -1,0 +1,49 @@
+"""scripts/parity_table.py on the official side: the JSON files of scripts/official_simvae.py grouped by
+objective, learning rate and scored epoch, unfinished runs left out, the table's means and differences, and a
+figure from runs of unequal length."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "parity_table.py"
+
+
+@pytest.fixture(scope="module")
+def parity():
+    spec = importlib.util.spec_from_file_location("parity_table", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def official(folder, model, seed, tests, epochs, finished=True, lr=1e-3, entropy="official"):
+    record = {"model": model, "lr": lr, "entropy": entropy, "finished": finished, "command": f"run {model} {seed}",
+              "official": {"commit": "c7368de8"},
+              "tests": [{"epoch": e, "test_content_accuracy": a} for e, a in tests],
+              "curve": [{"step": 119 * e, "val_content_accuracy": 0.5 + e / 1000} for e in range(1, epochs + 1)]}
+    (folder / f"{model}-e{epochs}-s{seed}.json").write_text(json.dumps(record))
+
+
+def test_official_runs_are_grouped_by_scored_epoch_and_unfinished_ones_left_out(parity, tmp_path):
+    official(tmp_path, "selfsup", 0, [(20, 0.75), (100, 0.78)], 100)
+    official(tmp_path, "selfsup", 1, [(20, 0.77)], 20)
+    official(tmp_path, "vae", 0, [(20, 0.74), (100, 0.76)], 100)
+    official(tmp_path, "vae", 1, [(20, 0.70)], 20, finished=False)
+    official(tmp_path, "selfsup", 2, [(20, 0.60)], 20, entropy="correct")
+    rows, curves, commits = parity.official_rows(tmp_path)
+    assert rows[("official code", 1e-3, 20)] == {"simve": [0.75, 0.77], "vae": [0.74]}
+    assert rows[("official code", 1e-3, 100)] == {"simve": [0.78], "vae": [0.76]}
+    assert rows[("official code, correct entropy", 1e-3, 20)] == {"simve": [0.60]}
+    assert commits == {"c7368de8"} and len(curves[("official code", 1e-3, "simve")]) == 2
+    lines = parity.table(rows).splitlines()
+    assert "| official code | 0.001 | 20 | 2 | 76.0 ± 1.4 | 74.0 | +2.0 |" in lines
+    assert "| official code | 0.001 | 100 | 1 | 78.0 | 76.0 | +2.0 |" in lines
+    assert "| official code, correct entropy | 0.001 | 20 | 1 | 60.0 |  |  |" in lines
+    steps, means = parity.mean_curve(curves[("official code", 1e-3, "simve")])
+    assert steps == [119 * e for e in range(1, 101)]  # the 100-epoch run goes on past the 20-epoch one
+    assert means[0] == pytest.approx(50.1) and means[-1] == pytest.approx(60.0)
+    parity.figure(curves, tmp_path / "curves.png")  # a 20-epoch run beside a 100-epoch one
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
