@@ -1,6 +1,8 @@
 """The annealed reconstruction weight (``recon_anneal``): its schedule, the objective it gives at a step,
 and the training loop setting it from the run's absolute step (so a resumed run anneals alike)."""
 
+import itertools
+
 import pytest
 import torch
 
@@ -16,7 +18,7 @@ def test_the_weight_falls_geometrically_from_its_start_to_one():
     assert annealed_weight(100.0, 4, 5) == 1.0 and annealed_weight(100.0, 4, 500) == 1.0
     assert [annealed_weight(100.0, 0, t) for t in (1, 50)] == [100.0, 100.0]
     falling = [annealed_weight(50.0, 10, t) for t in range(1, 12)]
-    assert all(a > b for a, b in zip(falling, falling[1:]))
+    assert all(a > b for a, b in itertools.pairwise(falling))
     assert falling[0] / falling[1] == pytest.approx(50 ** 0.1)
 
 

@@ -52,6 +52,9 @@ class TrainConfig:
     device: str = option("auto", "auto: cuda where available", choices=DEVICES, resumable=True)
     precision: str = option("fp32", "bf16: compute the loss under autocast (weights, gradients and Adam stay fp32)",
                             choices=PRECISIONS, knob=True, added_later=True)
+    compile: bool = option(False, "compile the model's nets with torch.compile: a slower start (the first steps "
+                                  "compile), then faster steps where it pays (docs/performance.md)", knob=True,
+                           added_later=True)
     checkpoint_every: int = option(500, "steps between checkpoints (also at the end of every epoch)", at_least=1,
                                    metavar="N")
     log_every: int = option(10, "steps between the loss records of metrics.jsonl", at_least=1, metavar="N")

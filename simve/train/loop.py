@@ -45,6 +45,7 @@ from simve.train.step import (
     NonFiniteLoss,
     TrainingInterrupted,
     choose_device,
+    compile_nets,
     descend,
     make_optimizer,
     place,
@@ -109,6 +110,8 @@ class Run:
         with world.main_first():  # a download happens once, on rank 0
             self.data = config.load_data()
         model = place(build_model(config.model, self.data.image_shape, **config.model_options), device)
+        if config.compile:
+            model = compile_nets(model)
         if config.views < model.min_views:
             raise SimveError(f"{config.model} needs at least {model.min_views} views per datum; "
                              f"pass --views {model.min_views} or more")

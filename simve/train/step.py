@@ -10,6 +10,7 @@ import torch
 from simve.data import ViewLoader
 from simve.errors import SimveError
 from simve.models import SSLModel
+from simve.models.likelihoods import Likelihood
 
 
 def place(model: SSLModel, device: torch.device) -> SSLModel:
@@ -18,6 +19,16 @@ def place(model: SSLModel, device: torch.device) -> SSLModel:
     model = model.to(device)
     if any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
         model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def compile_nets(model: SSLModel) -> SSLModel:
+    """``model`` with each of its nets compiled in place (``nn.Module.compile``: the parameters, the state
+    dict's keys and the checkpoints stay those of the eager model). A likelihood, which returns a
+    distribution rather than tensors, stays eager, and so do the Pyro programs around the nets."""
+    for net in model.children():
+        if not isinstance(net, Likelihood) and any(True for _ in net.parameters()):
+            net.compile()
     return model
 
 
