@@ -88,3 +88,24 @@ def test_a_paper_run_trains_with_its_optimiser_and_views(tmp_path):
     assert model.options.recon_weight == pytest.approx(math.exp(4.6))
     with pytest.raises(SimveError, match="augment must be one of gray28"):
         TrainConfig(model="simve", data="glyphs", epochs=1, augment="sideways")
+
+
+@pytest.mark.parametrize("name", ["simve", "vae", "cr-vae"])
+def test_the_official_entropy_adds_pi_minus_a_half_of_each_log_variance_and_the_bounds_leave_it_out(name):
+    """The official code's entropy, 1/2 sum 2 pi log sigma^2, against the Gaussian's 1/2 sum log sigma^2:
+    the loss (a negative ELBO per datum) falls by (pi - 1/2) sum_j sum_d log sigma_jd^2, averaged over data."""
+    torch.manual_seed(3)
+    views = torch.rand(5, 3, 1, 28, 28, dtype=torch.float64)
+    correct = build_model(name, (1, 28, 28), latent_dim=4).double()
+    official = build_model(name, (1, 28, 28), latent_dim=4, entropy="official").double()
+    official.load_state_dict(correct.state_dict())
+    losses, bounds = [], []
+    for model in (correct, official):
+        torch.manual_seed(0)
+        losses.append(model.loss(views))
+        torch.manual_seed(0)
+        bounds.append(model.bounds(views, 3)["iwae"])
+    log_var = 2 * correct.encoder(views)[1].log()
+    expected = -(math.pi - 0.5) * log_var.sum((-2, -1)).mean()
+    assert (losses[1] - losses[0]).item() == pytest.approx(expected.item(), rel=1e-9)
+    assert torch.equal(*bounds)

@@ -31,7 +31,7 @@ class CRVAEOptions(GenerativeOptions):
 class CRVAE(VAE):
     Options = CRVAEOptions
     min_views = 2
-    penalty_sites = ("consistency",)
+    penalty_sites = (*VAE.penalty_sites, "consistency")
     table_position = 4
 
     @property
@@ -43,7 +43,7 @@ class CRVAE(VAE):
         with pyro.plate("data", batch, dim=-2):
             with pyro.plate("views", n_views, dim=-1):
                 loc, scale = self.encoder(views)
-                pyro.sample("z", dist.Normal(loc, scale).to_event(1))
+                self.sample_posterior(loc, scale)
             q = dist.Normal(loc, scale)
             anchor = dist.Normal(loc[..., :1, :], scale[..., :1, :])
             penalty = kl_divergence(anchor, q)[..., 1:, :].sum((-2, -1))

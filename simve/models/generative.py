@@ -20,6 +20,7 @@ import math
 from typing import ClassVar
 
 import pyro
+import pyro.distributions as dist
 import torch
 from pyro import poutine
 from pyro.infer import Trace_ELBO
@@ -49,6 +50,9 @@ class GenerativeOptions(Options):
     recon_weight: float = option(1.0, "weight of the reconstruction term, 1/sigma^2 in the official SimVAE code "
                                       "(exp(4.6) = 99.5 there, also for the Bernoulli likelihood); 1: the true ELBO",
                                  positive=True)
+    entropy: str = option("correct", "the posterior's entropy term: correct (the Gaussian's, 1/2 sum log sigma^2 + "
+                                     "const), or official: the official SimVAE code's 1/2 sum 2 pi log sigma^2",
+                          choices=("correct", "official"))
     recon_anneal: int = option(0, "steps over which the reconstruction weight falls geometrically from recon_weight "
                                   "to 1, the true ELBO (a KL warm-up by another name); 0: recon_weight throughout",
                                at_least=0)
@@ -73,7 +77,7 @@ class GenerativeModel(SSLModel):
     Options = GenerativeOptions
     generative = True
     capabilities = frozenset({"reconstruct", "sample", "bounds"})
-    penalty_sites: ClassVar[tuple[str, ...]] = ()  # guide or model terms that are not part of the bound
+    penalty_sites: ClassVar[tuple[str, ...]] = ("official_entropy",)  # guide or model terms outside the bound
 
     def __init__(self, encoder, decoder, likelihood, latent_dim: int, options: Options | None = None):
         super().__init__(options)
@@ -104,6 +108,19 @@ class GenerativeModel(SSLModel):
         where ``recon_anneal`` says (``poutine.scale``; the bounds leave the weight out)."""
         with poutine.scale(scale=self.recon_scale):
             pyro.sample("x", self.likelihood(self.decoder(z)), obs=views)
+
+    def sample_posterior(self, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """The guide's site ``z ~ q(z | x) = N(loc, diag scale^2)``; with ``entropy="official"`` also the
+        factor that turns the Gaussian's entropy into the official code's::
+
+            H_official - H = 1/2 sum_d 2 pi log sigma_d^2 - 1/2 sum_d log sigma_d^2 = (pi - 1/2) sum_d log sigma_d^2
+
+        (constants aside). A guide factor is a term of ``log q``, so it enters with the opposite sign; it is a
+        penalty site, which the bounds leave out."""
+        z = pyro.sample("z", dist.Normal(loc, scale).to_event(1))
+        if self.options.entropy == "official":
+            pyro.factor("official_entropy", -(math.pi - 0.5) * 2 * scale.log().sum(-1), has_rsample=True)
+        return z
 
     def prior_latents(self, n: int) -> torch.Tensor:
         """``n`` latents drawn from the model's prior, ``(n, d)``."""

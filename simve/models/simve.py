@@ -126,7 +126,7 @@ class SimVE(GenerativeModel):
         with pyro.plate("data", batch, dim=-2), poutine.scale(scale=self.beta):
             with pyro.plate("views", n_views, dim=-1):
                 loc, scale = self.encoder(views)
-                z = pyro.sample("z", dist.Normal(loc, scale).to_event(1))
+                z = self.sample_posterior(loc, scale)
             if self.content_guide == "sampled":
                 mean, var = self.content_posterior(z)
                 pyro.sample("y", dist.Normal(mean.unsqueeze(-2), math.sqrt(var)).to_event(1))

@@ -41,7 +41,7 @@ class VAE(GenerativeModel):
         with pyro.plate("data", batch, dim=-2), pyro.plate("views", n_views, dim=-1):
             loc, scale = self.encoder(views)
             with poutine.scale(scale=self.beta):
-                pyro.sample("z", dist.Normal(loc, scale).to_event(1))
+                self.sample_posterior(loc, scale)
 
     def prior_latents(self, n):
         return torch.randn(n, self.latent_dim, device=self.device)
