@@ -52,6 +52,13 @@ def official_rows(folder: Path) -> tuple[dict, dict]:
     return rows, curves, commits
 
 
+def row_objective(row: str) -> str:
+    """What a simve row's objective is called in the table: its preset (the paper's, or simve's defaults: the
+    true ELBO), and the official code's entropy where the row puts it in."""
+    name = "simve, paper preset" if "preset=paper" in row else "simve, defaults (true ELBO)"
+    return name + (", official entropy" if "entropy=official" in row else "")
+
+
 def simve_rows(folder: Path) -> tuple[dict, dict]:
     """Like :func:`official_rows` for a simve benchmark folder: its ``simve`` and ``vae`` rows, the objective
     named by their preset (the paper's, or simve's defaults: the true ELBO)."""
@@ -61,7 +68,7 @@ def simve_rows(folder: Path) -> tuple[dict, dict]:
         model = row.split()[0]
         if model not in ("simve", "vae") or row.endswith(")"):  # a matched-dimension copy is no objective
             continue
-        name = "simve, paper preset" if "preset=paper" in row else "simve, defaults (true ELBO)"
+        name = row_objective(row)
         lr = next((float(p.split("=")[1]) for p in row.split()[1:] if p.startswith("lr=")),
                   8e-5 if "preset=paper" in row else 1e-3)
         rows.setdefault((name, lr, meta["epochs"]), {})[model] = [summarise(r)["content"] for r in runs]

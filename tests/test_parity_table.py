@@ -47,3 +47,9 @@ def test_official_runs_are_grouped_by_scored_epoch_and_unfinished_ones_left_out(
     assert means[0] == pytest.approx(50.1) and means[-1] == pytest.approx(60.0)
     parity.figure(curves, tmp_path / "curves.png")  # a 20-epoch run beside a 100-epoch one
     assert (tmp_path / "curves.png").stat().st_size > 10_000
+
+
+def test_a_simve_row_is_named_by_its_preset_and_entropy(parity):
+    assert parity.row_objective("simve preset=paper lr=0.001") == "simve, paper preset"
+    assert parity.row_objective("simve entropy=official preset=paper lr=0.001") == "simve, paper preset, official entropy"
+    assert parity.row_objective("vae") == "simve, defaults (true ELBO)"
