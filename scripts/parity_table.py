@@ -97,6 +97,15 @@ def mean_curve(runs: list[list[tuple[int, float]]]) -> tuple[list[int], list[flo
     return steps, [100 * sum(at[s]) / len(at[s]) for s in steps]
 
 
+def seeds_label(runs: list[list[tuple[int, float]]]) -> str:
+    """``3 seeds``, or ``3 seeds, 1 past step 2380`` where the shorter runs stop before the longest."""
+    text = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
+    ends = sorted(run[-1][0] for run in runs if run)
+    if ends and ends[0] < ends[-1]:
+        text += f", {sum(end > ends[0] for end in ends)} past step {ends[0]}"
+    return text
+
+
 def figure(curves: dict, path: Path) -> None:
     import matplotlib
 
@@ -110,7 +119,7 @@ def figure(curves: dict, path: Path) -> None:
                 continue
             steps, mean = mean_curve(runs)
             ax.plot(steps, mean, "-" if name.startswith("official") else "--", marker="o", ms=3,
-                    label=f"{name}, lr {lr:g} ({len(runs)} seed{'s' * (len(runs) > 1)})")
+                    label=f"{name}, lr {lr:g} ({seeds_label(runs)})")
         ax.set_xscale("log")
         ax.set_xlabel("optimiser steps (64 images x 2 views)")
         ax.set_title({"simve": "SimVAE (official) / SimVE (simve)", "vae": "VAE"}[model], fontsize=10)

@@ -45,6 +45,8 @@ def test_official_runs_are_grouped_by_scored_epoch_and_unfinished_ones_left_out(
     steps, means = parity.mean_curve(curves[("official code", 1e-3, "simve")])
     assert steps == [119 * e for e in range(1, 101)]  # the 100-epoch run goes on past the 20-epoch one
     assert means[0] == pytest.approx(50.1) and means[-1] == pytest.approx(60.0)
+    assert parity.seeds_label(curves[("official code", 1e-3, "simve")]) == "2 seeds, 1 past step 2380"
+    assert parity.seeds_label(curves[("official code", 1e-3, "vae")]) == "1 seed"
     parity.figure(curves, tmp_path / "curves.png")  # a 20-epoch run beside a 100-epoch one
     assert (tmp_path / "curves.png").stat().st_size > 10_000
 
