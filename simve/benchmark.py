@@ -51,6 +51,8 @@ from simve.stats import STD_CONVENTION, mean_std
 from simve.train import TrainConfig, read_curve
 from simve.train.config import STYLE_BINS
 
+RANDOM_ENCODER = "simclr"  # the default random-encoder anchor: an untrained SimCLR encoder at its defaults
+
 
 @dataclass(kw_only=True)
 class BenchmarkSpec(RunsSpec):
@@ -65,7 +67,7 @@ class BenchmarkSpec(RunsSpec):
     matched_dims: bool = True  # discriminative models again at SimVE's latent size (unless a row sets its own)
     title: str = ""  # the table's title (default: "simve benchmark: DATA")
     names: dict[str, str] = field(default_factory=dict)  # a row of ``models`` -> its name in tables and figures
-    random_encoder: str = "simclr"  # the untrained model of the random-encoder anchor, a row (e.g. simclr:net=mlp-small)
+    random_encoder: str = RANDOM_ENCODER  # the untrained model of the random-encoder anchor, a row (simclr:net=mlp-small)
 
     def evaluation(self, views: int, seed: int) -> dict:
         """The settings an evaluation depends on: its cache key."""
@@ -135,7 +137,7 @@ class Benchmark:
                "probe_protocol": PROTOCOL}
         if self.spec.style_bins != STYLE_BINS:  # keyed only where it differs, so earlier anchors stay cached
             key["style_bins"] = self.spec.style_bins
-        if self.spec.random_encoder != "simclr":
+        if self.spec.random_encoder != RANDOM_ENCODER:  # keyed likewise
             key["random_encoder"] = self.spec.random_encoder
         evaluations = {}
         for row in self.spec.anchors:
