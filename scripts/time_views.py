@@ -3,8 +3,9 @@
     python -m scripts.time_views [--repeats 20] [--device cpu]   (from the repository root)
 
 Times ``MultiView(preset, views=2)`` on 256 uint8 images, 3x32x32 with ``colour32`` and
-1x28x28 with ``gray28``, and the colour32 job through kornia.augmentation (per-sample
-RandomResizedCrop + flip + ColorJitter p=0.8 + RandomGrayscale p=0.2) when kornia imports.
+1x28x28 with ``gray28``; the resampling grid of the gray28 views, simve's multiply-adds against
+``F.affine_grid`` (the same numbers), in turn; and the colour32 job through kornia.augmentation
+(per-sample RandomResizedCrop + flip + ColorJitter p=0.8 + RandomGrayscale p=0.2) when kornia imports.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import statistics
 import time
 
 import torch
+import torch.nn.functional as F
 
 from simve.data.torchvision_compat import ensure_importable
 
 ensure_importable()  # before kornia, which imports torchvision: a CUDA build on CPU torch needs two op schemas
-from simve.data.augment import preset
+from simve.data.augment import affine_grid, preset
 from simve.data.views import MultiView
 
 BATCH, VIEWS = 256, 2
@@ -37,6 +39,21 @@ def batches_per_second(job, device: torch.device, repeats: int, warmup: int = 3)
             torch.cuda.synchronize(device)
         times.append(time.perf_counter() - start)
     return 1.0 / statistics.median(times)
+
+
+def grid_comparison(device: torch.device, repeats: int) -> None:
+    """simve's grid against torch's for 256 x 2 maps of 28x28 views, in interleaved rounds."""
+    n = BATCH * VIEWS
+    theta = torch.randn(n, 2, 3, generator=torch.Generator().manual_seed(0)).to(device)
+    jobs = {"F.affine_grid": lambda: F.affine_grid(theta, [n, 1, 28, 28], align_corners=False),
+            "simve affine_grid": lambda: affine_grid(theta, 28, 28)}
+    rates = {name: [] for name in jobs}
+    for _ in range(repeats):
+        for name, job in jobs.items():
+            rates[name].append(batches_per_second(job, device, 5, warmup=1))
+    median = {name: statistics.median(r) for name, r in rates.items()}
+    print(f"grid {n}x28x28: F.affine_grid {1e3 / median['F.affine_grid']:.3f} ms, simve's "
+          f"{1e3 / median['simve affine_grid']:.3f} ms ({median['simve affine_grid'] / median['F.affine_grid']:.2f}x)")
 
 
 def kornia_job(images: torch.Tensor):
@@ -70,6 +87,7 @@ def main() -> None:
     print(f"simve  colour32 256x3x32x32: {ours:8.1f} batches/s")
     rate = batches_per_second(lambda: MultiView(preset("gray28"), VIEWS)(gray, generator), device, args.repeats)
     print(f"simve  gray28   256x1x28x28: {rate:8.1f} batches/s")
+    grid_comparison(device, args.repeats)
     job = kornia_job(colour)
     if job is None:
         print("kornia not importable: no comparison")

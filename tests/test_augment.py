@@ -15,6 +15,7 @@ from simve.data.augment import (
     RandomAffine,
     RandomResizedCrop,
     VerticalFlip,
+    affine_grid,
     preset,
 )
 from simve.data.colour import (
@@ -65,6 +66,18 @@ def test_presets_shape_range_and_reproducible(name):
     assert torch.equal(aug.apply(x, params), out)
     out2, params2 = aug(x, gen(1))
     assert torch.equal(out, out2) and all(torch.equal(params[k], params2[k]) for k in params)
+
+
+@pytest.mark.parametrize("size", [(28, 28), (32, 32), (64, 48)])
+def test_affine_grid_is_torchs_bit_for_bit(size):
+    """The multiply-add grid is F.affine_grid's, exactly, for maps like the presets' (rotation, zoom,
+    crop, flip, shift): the views do not change by a rounding."""
+    theta = torch.randn(256, 2, 3, generator=gen(3))
+    height, width = size
+    expected = torch.nn.functional.affine_grid(theta, [256, 1, height, width], align_corners=False)
+    assert torch.equal(affine_grid(theta, height, width), expected)
+    assert torch.equal(affine_grid(theta.double(), height, width),
+                       torch.nn.functional.affine_grid(theta.double(), [256, 1, height, width], align_corners=False))
 
 
 def test_preset_keys():

@@ -31,6 +31,7 @@ Binary keys are float 0/1 like the others. Colour ops are skipped for 1-channel 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -184,6 +185,25 @@ class RandomAffine:
 GeometricOp = RandomResizedCrop | HorizontalFlip | VerticalFlip | RandomAffine
 
 
+@functools.lru_cache(maxsize=16)
+def _pixel_centres(height: int, width: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The output pixel centres in ``grid_sample``'s coordinates, x ``(1, 1, W)`` and y ``(1, H, 1)``,
+    taken from ``F.affine_grid`` itself, so that they are its numbers exactly."""
+    identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]], dtype=dtype, device=device)
+    centres = F.affine_grid(identity, [1, 1, height, width], align_corners=False)[0]
+    return centres[0, :, 0].view(1, 1, width), centres[:, 0, 1].view(1, height, 1)
+
+
+def affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``F.affine_grid(theta, (N, C, H, W), align_corners=False)``, ``(N, H, W, 2)``, as broadcast
+    multiply-adds ``x_in = t00 x + t01 y + t02``, ``y_in = t10 x + t11 y + t12`` instead of the batched
+    matmul with an inner size of 3 that it runs: the same numbers (bit for bit on the CPU, tested) at a
+    fraction of the time, which was 40 % of the FashionMNIST views' augmentation."""
+    x, y = _pixel_centres(height, width, theta.dtype, theta.device)
+    t = theta.reshape(len(theta), 6, 1, 1).unbind(1)
+    return torch.stack((t[0] * x + t[1] * y + t[2], t[3] * x + t[4] * y + t[5]), dim=-1)
+
+
 class Augment:
     """Geometric ops folded into one resampling, then colour ops, all per sample.
 
@@ -253,7 +273,7 @@ class Augment:
         # grid_sample's coordinates are pixels from the centre divided by the half-size.
         half = torch.tensor([width / 2, height / 2, 1.0], dtype=x.dtype, device=x.device)
         theta = (pixel_map * half.view(1, 1, 3)) / half.view(1, 3, 1)
-        grid = F.affine_grid(theta[:, :2], list(x.shape), align_corners=False)
+        grid = affine_grid(theta[:, :2], height, width)
         out = F.grid_sample(x, grid, mode="bilinear", padding_mode=self.padding, align_corners=False)
         return out.clamp(0.0, 1.0)
 
