@@ -29,8 +29,8 @@ from simve.data.colour import (
 )
 from simve.errors import SimveError
 
-CHANNELS = {"gray28": 1, "colour32": 3, "celeba64": 3, "glyphs": 1, "glyphs-rgb": 3, "glyphs-pair": 4, "paper-gray28": 1, "paper-colour": 3}
-SIZES = {"gray28": 28, "colour32": 32, "celeba64": 64, "glyphs": 28, "glyphs-rgb": 32, "glyphs-pair": 32, "paper-gray28": 28, "paper-colour": 32}
+CHANNELS = {"gray28": 1, "colour32": 3, "celeba64": 3, "glyphs": 1, "glyphs-rgb": 3, "glyphs-pair": 4, "paper-gray28": 1, "paper-colour": 3, "glyphs14": 1}
+SIZES = {"gray28": 28, "colour32": 32, "celeba64": 64, "glyphs": 28, "glyphs-rgb": 32, "glyphs-pair": 32, "paper-gray28": 28, "paper-colour": 32, "glyphs14": 14}
 
 
 def images(n=8, c=3, h=32, w=32, seed=0):

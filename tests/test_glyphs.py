@@ -15,9 +15,10 @@ from simve.data.glyphs import (
 from simve.errors import SimveError
 
 
-@pytest.mark.parametrize("rgb, shape", [(False, (1, 28, 28)), (True, (3, 32, 32))])
-def test_shapes_and_dtypes(rgb, shape):
-    split = render_glyphs(50, rgb=rgb, seed=0)
+@pytest.mark.parametrize("rgb, size, shape", [(False, None, (1, 28, 28)), (True, None, (3, 32, 32)),
+                                              (False, 14, (1, 14, 14))])
+def test_shapes_and_dtypes(rgb, size, shape):
+    split = render_glyphs(50, rgb=rgb, seed=0, size=size)
     assert split.images.shape == (50, *shape) and split.images.dtype == torch.uint8
     assert split.labels.shape == (50,) and split.labels.dtype == torch.int64
     assert split.factors.shape == (50, len(glyph_factors(rgb)))
@@ -104,9 +105,10 @@ def test_rgb_foreground_contrasts_with_background():
     assert (background.max(1).values < 70).all()
 
 
-def test_content_is_learnable_from_pixels():
-    train = render_glyphs(2000, rgb=False, seed=10)
-    test = render_glyphs(1000, rgb=False, seed=11)
+@pytest.mark.parametrize("size", [None, 14])
+def test_content_is_learnable_from_pixels(size):
+    train = render_glyphs(2000, rgb=False, seed=10, size=size)
+    test = render_glyphs(1000, rgb=False, seed=11, size=size)
     x = train.images.flatten(1).float() / 255
     x_test = test.images.flatten(1).float() / 255
     # ridge regression on one-hot targets, closed form

@@ -399,7 +399,7 @@ def test_the_documented_example_of_custom_nets_runs():
     assert torch.isfinite(namespace["loss"]) and namespace["model"].latent_dim == 8
 
 
-def test_the_demo_sized_mlp_is_784_512_256_and_mirrored():
+def test_the_demo_sized_mlps_are_mirrored():
     simve = build_model("simve", (1, 28, 28), net="mlp-small")
     widths = [m.out_features for m in simve.encoder.backbone.modules() if isinstance(m, nn.Linear)]
     assert widths == [512, 256] and simve.encoder.backbone.out_dim == 256
@@ -412,3 +412,7 @@ def test_the_demo_sized_mlp_is_784_512_256_and_mirrored():
     assert build_model("simclr", (1, 28, 28), net="mlp-small").encoder.out_dim == 256  # its natural width
     with pytest.raises(SimveError, match="the MLP takes images of at most"):
         build_model("simclr", (3, 128, 128), net="mlp-small")
+    tiny = build_model("simve", (1, 14, 14), net="mlp-tiny")
+    assert [m.out_features for m in tiny.encoder.backbone.modules() if isinstance(m, nn.Linear)] == [256, 128]
+    assert [(m.in_features, m.out_features) for m in tiny.decoder.modules() if isinstance(m, nn.Linear)] == [
+        (10, 128), (128, 256), (256, 196)]

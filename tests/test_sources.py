@@ -141,3 +141,12 @@ def test_glyphs_are_cached_and_a_damaged_cache_is_rebuilt(private_cache):
     again = load_dataset("glyphs", limit=50)
     assert torch.equal(first.train.images, again.train.images) and torch.equal(first.test.labels, again.test.labels)
     assert np.load(cached)["x_train"].shape == (50, 1, 28, 28)  # rewritten whole
+
+
+def test_glyphs14_are_the_glyphs_at_14_px_with_their_factors_and_augmentation(private_cache):
+    small, full = load_dataset("glyphs14", limit=50), load_dataset("glyphs", limit=50)
+    assert small.image_shape == (1, 14, 14) and small.preset == "glyphs14"
+    assert torch.equal(small.train.labels, full.train.labels) and torch.equal(small.test.factors, full.test.factors)
+    assert small.factor_names == full.factor_names
+    pooled = torch.nn.functional.avg_pool2d(full.test.images.float(), 2)  # the same digits, drawn at 14 px
+    assert torch.corrcoef(torch.stack([pooled.flatten(), small.test.images.float().flatten()]))[0, 1] > 0.9

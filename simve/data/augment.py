@@ -290,6 +290,8 @@ PRESETS: dict[str, Augment] = {
     "celeba64": Augment((RandomResizedCrop(scale=(0.6, 1.0)), HorizontalFlip(0.5)), _SIMCLR_COLOUR),
     # Grayscale glyph digits 28x28: no flip (it changes digits), no crop; black fill.
     "glyphs": Augment((_GLYPH_AFFINE,), padding="zeros"),
+    # The same glyphs rendered at 14x14 (glyphs14): the same affine, which is relative to the image size.
+    "glyphs14": Augment((_GLYPH_AFFINE,), padding="zeros"),
     # RGB glyphs 32x32: the same affine, a full hue shift and brightness jitter; the edge
     # (the flat background colour) fills in.
     "glyphs-rgb": Augment((_GLYPH_AFFINE,), (ColorJitter(brightness=0.4, hue=0.5),), padding="border"),

@@ -207,8 +207,8 @@ def render_glyph_pairs(n: int, *, seed: int, progress: bool = False) -> Split:
     return Split(images, labels, factors)
 
 
-def render_glyphs(n: int, *, rgb: bool, seed: int, progress: bool = False) -> Split:
-    """``n`` glyph images, gray 28x28 or RGB 32x32, with labels and factors, from ``seed``.
+def render_glyphs(n: int, *, rgb: bool, seed: int, size: int | None = None, progress: bool = False) -> Split:
+    """``n`` glyph images, gray 28x28 or RGB 32x32 (or ``size`` x ``size``), with labels and factors, from ``seed``.
 
     The classes are balanced (a shuffled repeat of 0-9); every factor is uniform on its range.
     """
@@ -216,9 +216,9 @@ def render_glyphs(n: int, *, rgb: bool, seed: int, progress: bool = False) -> Sp
     generator = torch.Generator().manual_seed(seed)
     labels = torch.randperm(n, generator=generator) % len(CLASS_NAMES)
     factors = _sample_factors(n, rgb, generator)
-    channels, size = (3, 32) if rgb else (1, 28)
+    channels, size = (3 if rgb else 1), size or (32 if rgb else 28)
     images = torch.empty(n, channels, size, size, dtype=torch.uint8)
     starts = range(0, n, _CHUNK)
     for i in tqdm(starts, desc="glyphs", disable=None if progress else True):
-        images[i : i + _CHUNK] = _draw(labels[i : i + _CHUNK], factors[i : i + _CHUNK], rgb=rgb)
+        images[i : i + _CHUNK] = _draw(labels[i : i + _CHUNK], factors[i : i + _CHUNK], rgb=rgb, size=size)
     return Split(images, labels, factors)

@@ -155,7 +155,8 @@ REAL = {  # name: (torchvision loader, augmentation preset)
     "cifar10": (_torchvision_cifar10, "colour32"),
     "celeba": (_torchvision_celeba, "celeba64"),
 }
-GLYPHS = {"glyphs": "gray", "glyphs-rgb": "rgb", "glyphs-pair": "pair"}  # name: kind
+GLYPHS = {"glyphs": "gray", "glyphs-rgb": "rgb", "glyphs-pair": "pair", "glyphs14": "gray14"}  # name: kind
+GLYPH_SIZES = {"gray14": 14}  # kinds rendered at another size than their default (gray 28, colour 32)
 NAMES = tuple(REAL) + tuple(GLYPHS)
 
 
@@ -195,7 +196,7 @@ def _read_glyph_cache(path: Path) -> dict | None:
 def _render(kind: str, n: int, seed: int) -> Split:
     if kind == "pair":
         return glyphs.render_glyph_pairs(n, seed=seed, progress=True)
-    return glyphs.render_glyphs(n, rgb=kind == "rgb", seed=seed, progress=True)
+    return glyphs.render_glyphs(n, rgb=kind == "rgb", seed=seed, size=GLYPH_SIZES.get(kind), progress=True)
 
 
 def _load_glyphs(kind: str, limit: int | None) -> tuple[dict, str]:
@@ -207,7 +208,7 @@ def _load_glyphs(kind: str, limit: int | None) -> tuple[dict, str]:
         arrays = {f"{k}_{p}": getattr(split, attr).numpy() for p, split in parts.items()
                   for k, attr in (("x", "images"), ("y", "labels"), ("f", "factors"))}
         save_npz(path, **arrays)
-    fields = {**parts, "class_names": glyphs.CLASS_NAMES, "factors": glyphs.glyph_factors(kind != "gray")}
+    fields = {**parts, "class_names": glyphs.CLASS_NAMES, "factors": glyphs.glyph_factors(kind in ("rgb", "pair"))}
     return fields, f"rendered, cached at {path}"
 
 

@@ -3,7 +3,7 @@
 A *backbone* maps images ``(..., C, H, W)`` to features ``(..., out_dim)``; the generative
 models put a Gaussian head on it, the discriminative ones use its output as the
 representation (heads: :mod:`simve.nets.heads`). A *decoder* maps latents ``(..., d)`` to unconstrained images (logits or
-means, read by the likelihood); ``mlp-small`` is the demo-sized MLP. ``"auto"`` picks the MLP for 1-channel images up to 32x32 and
+means, read by the likelihood); ``mlp-small`` is the demo-sized MLP, ``mlp-tiny`` a smaller one for small images. ``"auto"`` picks the MLP for 1-channel images up to 32x32 and
 the conv nets otherwise.
 """
 
@@ -16,10 +16,11 @@ from torch import nn
 from simve.errors import SimveError
 from simve.nets.conv import ConvBackbone, ConvDecoder
 from simve.nets.heads import GaussianHead
-from simve.nets.mlp import SMALL, MLPBackbone, MLPDecoder
+from simve.nets.mlp import SMALL, TINY, MLPBackbone, MLPDecoder
 from simve.nets.resnet import ResNet18Backbone, ResNet18Decoder
 
 NETS = {"mlp": (MLPBackbone, MLPDecoder), "mlp-small": (partial(MLPBackbone, hidden=SMALL), partial(MLPDecoder, hidden=SMALL)),
+        "mlp-tiny": (partial(MLPBackbone, hidden=TINY), partial(MLPDecoder, hidden=TINY)),
         "conv": (ConvBackbone, ConvDecoder),
         "resnet18": (ResNet18Backbone, ResNet18Decoder)}
 MLP_MAX_INPUTS = 64 * 64 * 3  # beyond this the first layer alone is a few hundred MB
