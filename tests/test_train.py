@@ -12,7 +12,7 @@ from simve.cli import main
 from simve.errors import SimveError
 from simve.models.base import MODELS, Options, SSLModel, register
 from simve.settings import option
-from simve.train import TrainConfig, load_config, read_metrics, train
+from simve.train import TrainConfig, load_config, read_metrics, scheduled_lr, train
 
 
 class Interrupted(Exception):
@@ -150,6 +150,25 @@ def test_resume_after_an_interruption_mid_epoch_equals_an_uninterrupted_run(tmp_
     monkeypatch.setattr(TinyAE, "stop_at", None)
     resumed = parameters(train(config(epochs=3), run, resume=True))
     assert_same(straight, resumed)
+    assert losses(tmp_path / "straight") == losses(run)
+
+
+def test_the_cosine_learning_rate_falls_from_lr_to_zero_and_resumes_exactly(tmp_path, monkeypatch):
+    assert scheduled_lr(0.1, "constant", 7, 10) == 0.1
+    assert scheduled_lr(0.1, "cosine", 1, 10) == 0.1 and scheduled_lr(0.1, "cosine", 6, 10) == pytest.approx(0.05)
+    assert 0 < scheduled_lr(0.1, "cosine", 10, 10) < 0.003
+    settings = {"epochs": 3, "lr_schedule": "cosine"}
+    straight = parameters(train(config(**settings), tmp_path / "straight"))
+    logged = [r["lr"] for r in read_metrics(tmp_path / "straight") if "lr" in r]
+    assert logged == sorted(logged, reverse=True) and logged[0] < 3e-3 and logged[-1] < 3e-4  # 33 steps, logs 2, 4, ...
+    run = tmp_path / "resumed"
+    monkeypatch.setattr(TinyAE, "stop_at", 19)
+    with pytest.raises(Interrupted):
+        train(config(**settings), run)
+    monkeypatch.setattr(TinyAE, "stop_at", None)
+    with pytest.raises(SimveError, match="fixed by its 3 epochs; resume it with --epochs 3"):
+        train(config(**{**settings, "epochs": 4}), run, resume=True)
+    assert_same(straight, parameters(train(config(**settings), run, resume=True)))
     assert losses(tmp_path / "straight") == losses(run)
 
 

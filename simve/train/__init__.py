@@ -48,10 +48,11 @@ from simve.train.step import (
     fit,
     make_optimizer,
     place,
+    scheduled_lr,
     validation_loss,
 )
 
 __all__ = ["CHECKPOINT", "CONFIG", "CURVE", "CURVES", "FIGURES", "KNOBS", "METRICS", "RESUMABLE", "NonFiniteLoss",
            "TrainConfig", "TrainingInterrupted", "choose_device", "curve_epochs", "descend", "fit", "load_checkpoint",
-           "load_config", "load_trained", "make_optimizer", "place", "read_curve", "read_metrics", "save_checkpoint",
+           "load_config", "load_trained", "make_optimizer", "place", "read_curve", "read_metrics", "save_checkpoint", "scheduled_lr",
            "train", "validation_loss"]

@@ -14,6 +14,7 @@ from simve.settings import check_fields, check_value, declared, hints, option
 CONFIG, CHECKPOINT, METRICS, CURVE, FIGURES = "config.json", "checkpoint.pt", "metrics.jsonl", "curve.jsonl", "figures"
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
+LR_SCHEDULES = ("constant", "cosine")
 CURVES = ("off", "doubling", "every")  # when a run reads its learning curve (see curve_epochs)
 STYLE_BINS = 3  # equal-frequency bins of a continuous style factor in the probe tasks, unless a run asks for more
 
@@ -43,6 +44,9 @@ class TrainConfig:
     batch_size: int = option(64, "images per step", at_least=1, knob=True, metavar="B")
     views: int = option(2, "augmented views per image", at_least=1, knob=True, metavar="J")
     lr: float = option(1e-3, "Adam learning rate", positive=True, knob=True)
+    lr_schedule: str = option("constant", "the learning rate over the run: constant, or cosine: from lr at the first "
+                                          "step down to 0 after the last (the run's epochs fix it: a resume keeps them)",
+                              choices=LR_SCHEDULES, knob=True, added_later=True)
     adam_eps: float = option(1e-8, "Adam's eps", positive=True, knob=True, metavar="EPS")
     weight_decay: float = option(0.0, "Adam's weight decay (L2 on every weight)", at_least=0.0, knob=True,
                                  metavar="WD")

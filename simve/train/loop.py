@@ -49,6 +49,7 @@ from simve.train.step import (
     descend,
     make_optimizer,
     place,
+    scheduled_lr,
     validation_loss,
 )
 
@@ -71,9 +72,13 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, read_c
     run_dir = Path(run_dir)
     world = distributed.launched()
     if resume:
-        differ = differences(load_config(run_dir), config)
+        before = load_config(run_dir)
+        differ = differences(before, config)
         if differ:
             raise SimveError(f"a resumed run may change only {' and '.join(RESUMABLE)}, not {', '.join(differ)}")
+        if config.lr_schedule != "constant" and config.epochs != before.epochs:
+            raise SimveError(f"the run's {config.lr_schedule} learning rate is fixed by its {before.epochs} epochs; "
+                             f"resume it with --epochs {before.epochs}, or train a new run for longer")
     elif (run_dir / CONFIG).exists() and (run_dir / CHECKPOINT).exists():
         raise SimveError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     if not (run_dir / CHECKPOINT).exists():
@@ -208,6 +213,9 @@ class Run:
         """One optimiser step on ``views``: its loss (the mean over the ranks), or the one-line error of a
         diverging or interrupted run."""
         self.model.begin_step(self.step + 1)
+        for group in self.optimizer.param_groups:
+            group["lr"] = scheduled_lr(self.config.lr, self.config.lr_schedule, self.step + 1,
+                                       self.config.epochs * len(self.loader))
         try:
             with self.autocast:
                 loss = self.trained(views)

@@ -89,6 +89,18 @@ def make_optimizer(parameters, lr: float, eps: float = 1e-8, weight_decay: float
     return torch.optim.Adam(parameters, lr=lr, eps=eps, weight_decay=weight_decay, fused=fused or None)
 
 
+def scheduled_lr(lr: float, schedule: str, step: int, total_steps: int) -> float:
+    """The learning rate of optimiser step ``step`` (1, 2, ..., ``total_steps``) of a run at ``lr`` under ``schedule``;
+    cosine (Loshchilov & Hutter's SGDR without restarts)::
+
+        lr_t = lr * (1 + cos(pi * (t - 1) / T)) / 2
+
+    a function of the step alone, so that a resumed run follows it exactly."""
+    if schedule == "constant":
+        return lr
+    return lr * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / total_steps))
+
+
 def fit(module: torch.nn.Module, batch_loss, steps: int, lr: float) -> torch.nn.Module:
     """Adam (learning rate ``lr``) on ``batch_loss()``, a fresh batch's loss, for ``steps`` steps.
 
