@@ -27,7 +27,7 @@ MLP_MAX_INPUTS = 64 * 64 * 3  # beyond this the first layer alone is a few hundr
 
 
 def resolve_net(name: str, image_shape: tuple[int, int, int]) -> str:
-    """The net family for ``name`` ("auto", "mlp", "conv" or "resnet18"), refusing shapes it cannot take."""
+    """The net family for ``name`` ("auto" or a key of :data:`NETS`), refusing shapes it cannot take."""
     c, h, w = image_shape
     if name == "auto":
         name = "mlp" if c == 1 and h <= 32 and w <= 32 else "conv"
