@@ -12,14 +12,13 @@ and forward plus backward, interleaved rounds, medians; Pyro's validation on (it
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import pyro
 import torch
 
 from simve.models import build_model
 from simve.timing.bare import BareELBO
+from simve.timing.jobs import WorkJob
 
 CALLS = 200  # calls per timed block
 
@@ -44,20 +43,16 @@ def main() -> None:
     def bare_job(backward: bool):
         return (lambda: bare.loss(views).backward()) if backward else (lambda: bare.loss(views))
 
-    jobs = {f"{name} {part}": job for part, backward in (("forward", False), ("forward+backward", True))
-            for name, job in (("pyro", pyro_job(True, backward)), ("pyro, no validation", pyro_job(False, backward)),
-                              ("bare", bare_job(backward)))}
-    times = {name: [] for name in jobs}
+    works = {f"{name} {part}": work for part, backward in (("forward", False), ("forward+backward", True))
+             for name, work in (("pyro", pyro_job(True, backward)), ("pyro, no validation", pyro_job(False, backward)),
+                                ("bare", bare_job(backward)))}
+    jobs = {name: WorkJob(work, torch.device("cpu")) for name, work in works.items()}
     for job in jobs.values():
-        for _ in range(20):
-            job()
+        job.block(20, record=False)
     for _ in range(args.rounds):
-        for name, job in jobs.items():
-            start = time.perf_counter()
-            for _ in range(CALLS):
-                job()
-            times[name].append((time.perf_counter() - start) / CALLS * 1e3)
-    median = {name: statistics.median(t) for name, t in times.items()}
+        for job in jobs.values():
+            job.block(CALLS)
+    median = {name: 1e3 * job.median() for name, job in jobs.items()}
     print(f"torch {torch.__version__}, pyro {pyro.__version__}, {torch.get_num_threads()} threads; ms per call, "
           f"medians of {args.rounds} rounds")
     for part in ("forward", "forward+backward"):
