@@ -3,8 +3,9 @@
     python -m scripts.time_views [--repeats 20] [--device cpu]   (from the repository root)
 
 Times ``MultiView(preset, views=2)`` on 256 uint8 images, 3x32x32 with ``colour32`` and
-1x28x28 with ``gray28``; the resampling grid of the gray28 views, simve's multiply-adds against
-``F.affine_grid`` (the same numbers), in turn; and the colour32 job through kornia.augmentation
+1x28x28 with ``gray28``; gray28 views of one step's 64 images against 512 at once, per image; the
+resampling grid of the gray28 views, simve's multiply-adds against ``F.affine_grid`` (the same
+numbers), in turn; and the colour32 job through kornia.augmentation
 (per-sample RandomResizedCrop + flip + ColorJitter p=0.8 + RandomGrayscale p=0.2) when kornia imports.
 """
 
@@ -56,6 +57,22 @@ def grid_comparison(device: torch.device, repeats: int) -> None:
           f"{1e3 / median['simve affine_grid']:.3f} ms ({median['simve affine_grid'] / median['F.affine_grid']:.2f}x)")
 
 
+def per_image_cost(device: torch.device, repeats: int) -> None:
+    """gray28 views of 64 images (one training step's batch) against 512 in one call, per 64 images, in
+    interleaved rounds: how much of a step's augmentation is a fixed cost per call, which making several
+    steps' views at once would save."""
+    generator = torch.Generator().manual_seed(0)
+    multiview = MultiView(preset("gray28"), VIEWS)
+    images = {n: torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, device=device) for n in (64, 512)}
+    rates = {n: [] for n in images}
+    for _ in range(repeats):
+        for n, batch in images.items():
+            rates[n].append(batches_per_second(lambda: multiview(batch, generator), device, 5, warmup=1) * n / 64)  # noqa: B023
+    ms = {n: 1e3 / statistics.median(r) for n, r in rates.items()}
+    print(f"gray28 views, ms per 64 images: {ms[64]:.3f} in calls of 64, {ms[512]:.3f} in calls of 512 "
+          f"({ms[512] / ms[64]:.2f} of it)")
+
+
 def kornia_job(images: torch.Tensor):
     try:
         import kornia.augmentation as K
@@ -87,6 +104,7 @@ def main() -> None:
     print(f"simve  colour32 256x3x32x32: {ours:8.1f} batches/s")
     rate = batches_per_second(lambda: MultiView(preset("gray28"), VIEWS)(gray, generator), device, args.repeats)
     print(f"simve  gray28   256x1x28x28: {rate:8.1f} batches/s")
+    per_image_cost(device, args.repeats)
     grid_comparison(device, args.repeats)
     job = kornia_job(colour)
     if job is None:
