@@ -113,13 +113,15 @@ def figure(curves: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    objectives = sorted({(name, lr) for name, lr, _ in curves})
+    colours = {objective: f"C{i % 10}" for i, objective in enumerate(objectives)}  # the same in both panels
     for ax, model in zip(axes, ("simve", "vae")):
         for (name, lr, which), runs in sorted(curves.items()):
             if which != model:
                 continue
             steps, mean = mean_curve(runs)
             ax.plot(steps, mean, "-" if name.startswith("official") else "--", marker="o", ms=3,
-                    label=f"{name}, lr {lr:g} ({seeds_label(runs)})")
+                    color=colours[name, lr], label=f"{name}, lr {lr:g} ({seeds_label(runs)})")
         ax.set_xscale("log")
         ax.set_xlabel("optimiser steps (64 images x 2 views)")
         ax.set_title({"simve": "SimVAE (official) / SimVE (simve)", "vae": "VAE"}[model], fontsize=10)
