@@ -42,17 +42,22 @@ def batches_per_second(job, device: torch.device, repeats: int, warmup: int = 3)
     return 1.0 / statistics.median(times)
 
 
-def grid_comparison(device: torch.device, repeats: int) -> None:
-    """simve's grid against torch's for 256 x 2 maps of 28x28 views, in interleaved rounds."""
-    n = BATCH * VIEWS
-    theta = torch.randn(n, 2, 3, generator=torch.Generator().manual_seed(0)).to(device)
-    jobs = {"F.affine_grid": lambda: F.affine_grid(theta, [n, 1, 28, 28], align_corners=False),
-            "simve affine_grid": lambda: affine_grid(theta, 28, 28)}
+def interleaved_rates(jobs: dict, device: torch.device, repeats: int) -> dict[str, float]:
+    """Median calls/s of each job over ``repeats`` rounds that run the jobs in turn (a noisy machine slows
+    every job of a round alike)."""
     rates = {name: [] for name in jobs}
     for _ in range(repeats):
         for name, job in jobs.items():
             rates[name].append(batches_per_second(job, device, 5, warmup=1))
-    median = {name: statistics.median(r) for name, r in rates.items()}
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
+def grid_comparison(device: torch.device, repeats: int) -> None:
+    """simve's grid against torch's for 256 x 2 maps of 28x28 views, in interleaved rounds."""
+    n = BATCH * VIEWS
+    theta = torch.randn(n, 2, 3, generator=torch.Generator().manual_seed(0)).to(device)
+    median = interleaved_rates({"F.affine_grid": lambda: F.affine_grid(theta, [n, 1, 28, 28], align_corners=False),
+                                "simve affine_grid": lambda: affine_grid(theta, 28, 28)}, device, repeats)
     print(f"grid {n}x28x28: F.affine_grid {1e3 / median['F.affine_grid']:.3f} ms, simve's "
           f"{1e3 / median['simve affine_grid']:.3f} ms ({median['simve affine_grid'] / median['F.affine_grid']:.2f}x)")
 
@@ -63,12 +68,11 @@ def per_image_cost(device: torch.device, repeats: int) -> None:
     steps' views at once would save."""
     generator = torch.Generator().manual_seed(0)
     multiview = MultiView(preset("gray28"), VIEWS)
-    images = {n: torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, device=device) for n in (64, 512)}
-    rates = {n: [] for n in images}
-    for _ in range(repeats):
-        for n, batch in images.items():
-            rates[n].append(batches_per_second(lambda: multiview(batch, generator), device, 5, warmup=1) * n / 64)  # noqa: B023
-    ms = {n: 1e3 / statistics.median(r) for n, r in rates.items()}
+    sizes = (64, 512)
+    images = {n: torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, device=device) for n in sizes}
+    median = interleaved_rates({n: (lambda batch=batch: multiview(batch, generator)) for n, batch in images.items()},
+                               device, repeats)
+    ms = {n: 1e3 / median[n] * 64 / n for n in sizes}
     print(f"gray28 views, ms per 64 images: {ms[64]:.3f} in calls of 64, {ms[512]:.3f} in calls of 512 "
           f"({ms[512] / ms[64]:.2f} of it)")
 
