@@ -20,7 +20,9 @@ import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -74,9 +76,9 @@ class World:
         return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
                                        forward_sync_buffers=False)
 
-    def mean(self, value: torch.Tensor) -> float:
-        """:func:`mean`: the loss every rank decides on."""
-        return mean(value)
+    def agree(self, value: torch.Tensor, interrupted: bool = False) -> tuple[float, bool]:
+        """:func:`agree`: the loss every rank decides on, and whether any rank was interrupted."""
+        return agree(value, interrupted)
 
     def gather(self, value) -> list:
         """:func:`gather_objects`: every rank's ``value``, on every rank."""
@@ -169,14 +171,48 @@ def gather(x: torch.Tensor) -> torch.Tensor:
     return wait_tensor(all_gather_single(x.contiguous(), 0, dist.group.WORLD))
 
 
-def mean(value: torch.Tensor) -> float:
-    """The mean over the ranks of a scalar (the same number on every rank)."""
+def agree(value: torch.Tensor, interrupted: bool = False) -> tuple[float, bool]:
+    """The mean over the ranks of a scalar, and whether any rank says ``interrupted``, in one
+    all-reduce: the same two answers on every rank."""
     world = current()
     if world.size == 1:
-        return value.item()
-    total = value.detach().float().reshape(1).clone()
-    dist.all_reduce(total)
-    return total.item() / world.size
+        return value.item(), interrupted
+    both = torch.stack([value.detach().float().reshape(()), torch.tensor(float(interrupted), device=value.device)])
+    dist.all_reduce(both)
+    total, interrupting = both.tolist()
+    return total / world.size, interrupting > 0
+
+
+class HeldInterrupt:
+    """Ctrl-C on several processes, taken at a step every rank agrees on.
+
+    Raised where SIGINT lands, a KeyboardInterrupt can stop a rank between a collective and its wait
+    (torch then warns, as the process ends, of a collective nobody waited for) or leave its peers
+    waiting in a step it will not take. So for the block, on several processes, the first Ctrl-C is
+    only noted (:attr:`noted`); the loop hands the note to :func:`agree` with each step's loss, and
+    every rank stops at the same step. A second Ctrl-C raises at once; a note no step took is raised
+    at the end of the block. One process, or a thread other than the main one (where no signal
+    handler can be set), keeps Python's own KeyboardInterrupt."""
+
+    def __init__(self, world: World):
+        self.world, self.noted, self._before = world, False, None
+
+    def __enter__(self) -> HeldInterrupt:
+        if self.world.size > 1 and threading.current_thread() is threading.main_thread():
+            self._before = (signal.signal(signal.SIGINT, self._note),)
+        return self
+
+    def _note(self, signum, frame) -> None:
+        if self.noted:
+            raise KeyboardInterrupt
+        self.noted = True
+
+    def __exit__(self, kind, error, trace) -> None:
+        if self._before is not None:
+            signal.signal(signal.SIGINT, *self._before)
+            self._before = None
+        if self.noted and kind is None:
+            raise KeyboardInterrupt
 
 
 def gather_objects(value) -> list:

@@ -281,7 +281,7 @@ def _collectives(rank: int, folder: str) -> None:
     moco.loss(torch.rand(2, 2, 1, 28, 28) + rank)
     torch.save({"everyone": everyone.detach(), "grad": x.grad, "doubled": distributed.shuffled(lambda r: 2 * r, rows),
                 "shares": torch.stack(shares), "normalised": torch.stack(normalised), "queue": moco.queue.clone(),
-                "mean": distributed.mean(torch.tensor(float(rank)))}, f"{folder}/{rank}.pt")
+                "mean": distributed.agree(torch.tensor(float(rank)), rank == 1)}, f"{folder}/{rank}.pt")
     torch.distributed.destroy_process_group()
 
 
@@ -301,7 +301,7 @@ def test_the_collectives_on_two_processes(collectives):
         # every rank's loss weighs row i by i, and each rank's copy sends its gradient home: 2 i
         assert torch.equal(result["grad"], 2 * torch.arange(3.0 * rank, 3.0 * rank + 3)[:, None].expand(3, 2))
         assert torch.equal(result["doubled"], 2 * torch.arange(4.0 * rank, 4.0 * rank + 4).view(4, 1))
-        assert result["mean"] == 0.5
+        assert result["mean"] == (0.5, True)  # the loss's mean, and rank 1's interrupt told to rank 0 too
     assert torch.equal(got[0]["queue"], got[1]["queue"])  # one queue, filled with both ranks' keys
 
 
@@ -345,7 +345,7 @@ def _teardown(rank: int, folder: str, port: int) -> None:
         ddp = torch.nn.parallel.DistributedDataParallel(torch.nn.Sequential(torch.nn.Linear(3, 3),
                                                                             torch.nn.BatchNorm1d(3)))
         distributed.gather(ddp(torch.rand(4, 3))).square().sum().backward()
-        distributed.mean(torch.tensor(1.0))
+        distributed.agree(torch.tensor(1.0))
         distributed.gather_objects(rank)
         del ddp
         if rank == 0:
@@ -390,6 +390,23 @@ def _wait_for_a_checkpoint(run, deadline: float = 120) -> None:
     raise AssertionError(f"no checkpoint past step 0 in {run} after {deadline} s")
 
 
+def test_a_held_ctrl_c_is_noted_on_several_processes_raised_at_the_end_and_a_second_raises_at_once():
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):  # a note no step took is raised as the block ends
+        with distributed.HeldInterrupt(distributed.World(0, 2)) as held:
+            signal.raise_signal(signal.SIGINT)
+            assert held.noted
+    assert signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(KeyboardInterrupt), distributed.HeldInterrupt(distributed.World(1, 2)):
+        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
+        raise AssertionError("the second Ctrl-C did not raise at once")
+    with pytest.raises(KeyboardInterrupt), distributed.HeldInterrupt(distributed.World()):  # one process: at once
+        signal.raise_signal(signal.SIGINT)
+        raise AssertionError("Ctrl-C on one process was held")
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_every_rank_in_one_line_and_the_run_resumes_on_one_process(tmp_path, capsys):
     run = tmp_path / "run"
@@ -403,6 +420,18 @@ def test_ctrl_c_stops_every_rank_in_one_line_and_the_run_resumes_on_one_process(
     assert main(["train", "--out", str(run), "--resume"]) == 0  # on one process: the same views, new noise
     assert "trained on 2 processes and resumes on 1 process:" in capsys.readouterr().out
     assert torch.load(run / "checkpoint.pt", weights_only=True)["epoch"] == 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_one_rank_alone_stops_both_at_the_same_step_in_one_line(tmp_path):
+    run = tmp_path / "run"
+    launcher = subprocess.Popen([sys.executable, "-m", "simve", "train", "--nproc", "2", *LONG, "--out", str(run)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_for_a_checkpoint(run)
+    os.kill(_rank_pid(launcher.pid, 1), signal.SIGINT)  # rank 0 hears of it only through the step's all-reduce
+    err = launcher.communicate(timeout=120)[1]
+    assert launcher.returncode == 130 and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and "interrupted at step" in err
 
 
 def test_among_the_ranks_rank_0_reports_and_a_rank_its_own_failure(monkeypatch, capsys):

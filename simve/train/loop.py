@@ -147,6 +147,7 @@ class Run:
         """The run folder for the block, written by rank 0 alone and locked against a second writer: the
         config, the logs cut back to the checkpoint (resumed) or the first checkpoint (new)."""
         self.trained = self.world.wrap(self.model, self.device)
+        self.interrupt = distributed.HeldInterrupt(self.world)  # Ctrl-C: every rank stops at the same step
         if self.world.main:
             make_folder(self.run_dir)
         with folder_lock(self.run_dir) if self.world.main else contextlib.nullcontext():
@@ -166,7 +167,8 @@ class Run:
                                  + (f", {self.world.size} processes" if self.world.size > 1 else ""))
             self.window = [0, 0.0]  # views and seconds since the last loss record
             self.model.train()
-            yield
+            with self.interrupt:
+                yield
 
     def epoch(self, epoch: int) -> None:
         """One epoch (from the resumed batch in the first): the steps, their records and checkpoints, and at
@@ -211,7 +213,8 @@ class Run:
 
     def _descend(self, views: torch.Tensor, epoch: int) -> float:
         """One optimiser step on ``views``: its loss (the mean over the ranks), or the one-line error of a
-        diverging or interrupted run."""
+        diverging or interrupted run (on several processes, at the first step whose loss carries the note
+        of a Ctrl-C on any rank)."""
         self.model.begin_step(self.step + 1)
         for group in self.optimizer.param_groups:
             group["lr"] = scheduled_lr(self.config.lr, self.config.lr_schedule, self.step + 1,
@@ -219,7 +222,10 @@ class Run:
         try:
             with self.autocast:
                 loss = self.trained(views)
-            return descend(loss, self.optimizer, self.world.mean(loss))
+            value, interrupted = self.world.agree(loss, self.interrupt.noted)
+            if interrupted:  # on some rank: all of them stop here, with no collective left waiting
+                raise KeyboardInterrupt
+            return descend(loss, self.optimizer, value)
         except NonFiniteLoss as err:
             raise self._diverged(str(err), self.step + 1, epoch) from None
         except ValueError as err:  # Pyro's argument checks: a nan/inf loc or scale from the encoder
