@@ -12,8 +12,6 @@ numbers), in turn; and the colour32 job through kornia.augmentation
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
@@ -23,33 +21,27 @@ from simve.data.torchvision_compat import ensure_importable
 ensure_importable()  # before kornia, which imports torchvision: a CUDA build on CPU torch needs two op schemas
 from simve.data.augment import affine_grid, preset
 from simve.data.views import MultiView
+from simve.timing.jobs import WorkJob
 
 BATCH, VIEWS = 256, 2
 
 
 def batches_per_second(job, device: torch.device, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        job()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        job()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return 1.0 / statistics.median(times)
+    """Calls/s of ``job``: the median of ``repeats`` timed calls after ``warmup`` untimed ones."""
+    return interleaved_rates({"job": job}, device, repeats, calls=1, warmup=warmup)["job"]
 
 
-def interleaved_rates(jobs: dict, device: torch.device, repeats: int) -> dict[str, float]:
-    """Median calls/s of each job over ``repeats`` rounds that run the jobs in turn (a noisy machine slows
-    every job of a round alike)."""
-    rates = {name: [] for name in jobs}
+def interleaved_rates(jobs: dict, device: torch.device, repeats: int, calls: int = 5,
+                      warmup: int = 1) -> dict[str, float]:
+    """Median calls/s of each job over ``repeats`` rounds of ``calls`` calls that run the jobs in turn (a noisy
+    machine slows every job of a round alike)."""
+    timed = {name: WorkJob(job, device) for name, job in jobs.items()}
+    for work in timed.values():
+        work.block(warmup, record=False)
     for _ in range(repeats):
-        for name, job in jobs.items():
-            rates[name].append(batches_per_second(job, device, 5, warmup=1))
-    return {name: statistics.median(r) for name, r in rates.items()}
+        for work in timed.values():
+            work.block(calls)
+    return {name: 1.0 / work.median() for name, work in timed.items()}
 
 
 def grid_comparison(device: torch.device, repeats: int) -> None:
