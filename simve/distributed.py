@@ -25,6 +25,7 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -32,6 +33,9 @@ import torch.distributed as dist
 from torch import nn
 
 from simve.errors import SimveError
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11
 
 
 @dataclass(frozen=True)
@@ -197,7 +201,7 @@ class HeldInterrupt:
     def __init__(self, world: World):
         self.world, self.noted, self._before = world, False, None
 
-    def __enter__(self) -> HeldInterrupt:
+    def __enter__(self) -> Self:
         if self.world.size > 1 and threading.current_thread() is threading.main_thread():
             self._before = (signal.signal(signal.SIGINT, self._note),)
         return self

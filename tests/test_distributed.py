@@ -392,10 +392,10 @@ def _wait_for_a_checkpoint(run, deadline: float = 120) -> None:
 
 def test_a_held_ctrl_c_is_noted_on_several_processes_raised_at_the_end_and_a_second_raises_at_once():
     before = signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt):  # a note no step took is raised as the block ends
-        with distributed.HeldInterrupt(distributed.World(0, 2)) as held:
-            signal.raise_signal(signal.SIGINT)
-            assert held.noted
+    # a note no step took is raised as the block ends
+    with pytest.raises(KeyboardInterrupt), distributed.HeldInterrupt(distributed.World(0, 2)) as held:
+        signal.raise_signal(signal.SIGINT)
+        assert held.noted
     assert signal.getsignal(signal.SIGINT) is before
     with pytest.raises(KeyboardInterrupt), distributed.HeldInterrupt(distributed.World(1, 2)):
         signal.raise_signal(signal.SIGINT)
