@@ -122,7 +122,9 @@ def test_simve_bench_writes_its_table(tmp_path):
     assert vae["evaluation"]["tasks"] > 1 and vae["evaluation"]["seconds"]["probe linear"] > 0
     overhead = stored["results"]["overhead"]
     assert 0 < overhead["loop_seconds"] < overhead["wall_seconds"]
-    assert "pipeline / bare" in (out / "table.md").read_text()
+    assert vae["evaluation"]["curve_reading_seconds"] > 0
+    table = (out / "table.md").read_text()
+    assert "pipeline / bare" in table and "cost, % of training" in table
 
 
 def test_bench_refuses_unknown_models(capsys):

@@ -39,11 +39,13 @@ from pathlib import Path
 import torch
 
 from simve.errors import SimveError
+from simve.evaluate.curve import CURVE_MAX_TRAIN
 from simve.models import MODELS, model_names, option_hints
 from simve.runs import timer, write_results
 from simve.timing.accuracy import accuracy_table, time_to_accuracy
 from simve.timing.jobs import Bench
 from simve.timing.processes import compare_commands, process_scaling, run_overhead
+from simve.train import curve_epochs
 
 
 @dataclass
@@ -111,6 +113,8 @@ def _table(spec: TimingSpec, data, results: dict) -> str:
         for name, e in evaluated.items():
             lines.append(f"| {name} | {e['tasks']} | " + " | ".join(f"{e['seconds'][k]:.1f}" for k in stages)
                          + f" | {sum(e['seconds'].values()):.1f} |")
+    if evaluated:
+        lines += _curve_cost(spec, data, results)
     if "overhead" in results:
         o = results["overhead"]
         lines += ["", "## One epoch of `simve train`, whole process", "",
@@ -137,6 +141,26 @@ def _table(spec: TimingSpec, data, results: dict) -> str:
                   f"({', '.join(f'{t:.2f}' for t in c['seconds']['theirs'])})"),
                   f"- ours is {c['ours_speedup']:.2f}x as fast (ratio of medians)"]
     return "\n".join(lines)
+
+
+CURVE_BUDGET = 100  # epochs of the run whose learning-curve cost the table states: the converged tables' budget
+
+
+def _curve_cost(spec: TimingSpec, data, results: dict) -> list[str]:
+    """What ``--curve doubling`` adds to a run of :data:`CURVE_BUDGET` epochs: its readings' seconds over
+    the epochs' seconds at the pipeline's rate."""
+    readings = len(curve_epochs("doubling", CURVE_BUDGET))
+    steps = len(data.train) // spec.batch_size
+    lines = ["", f"## Learning curve: what `--curve` (doubling) adds to {CURVE_BUDGET} epochs", "",
+             (f"A reading (the linear probe on every task, fitted on the features of at most {CURVE_MAX_TRAIN} train "
+              f"images, read on validation; an untrained model) against an epoch of {steps} pipeline steps; "
+              f"{readings} readings in {CURVE_BUDGET} epochs."), "",
+             "| model | a reading (s) | an epoch (s) | cost, % of training |", "|---|---|---|---|"]
+    for name, r in results["models"].items():
+        if "evaluation" in r:
+            reading, epoch = r["evaluation"]["curve_reading_seconds"], steps / r["steps_per_s"]["pipeline"]
+            lines.append(f"| {name} | {reading:.1f} | {epoch:.1f} | {100 * readings * reading / (CURVE_BUDGET * epoch):.1f} % |")
+    return lines
 
 
 def default_ours(spec: TimingSpec, model: str | None = None, epochs: int = 1) -> str:

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from simve.data import MultiView, ViewLoader, load_dataset, preset
 from simve.errors import SimveError
 from simve.evaluate.batches import embed_images
+from simve.evaluate.curve import CurveReader
 from simve.evaluate.probes import PROBES, run_probe
 from simve.evaluate.tasks import build_tasks
 from simve.models import build_model, option_hints
@@ -220,7 +221,8 @@ class Bench:
 
     def evaluation(self, name: str) -> dict:
         """Seconds of each evaluation stage for a freshly built ``name`` (the cost does not depend on
-        training): task sets, features of every split and transformed set, each probe over every task."""
+        training): task sets, features of every split and transformed set, each probe over every task;
+        and of one reading of its learning curve."""
         model = self.model(name).eval()
         clock = timer()
         tasks = build_tasks(self.data, seed=0)
@@ -237,6 +239,8 @@ class Bench:
                 parts = [task.select(s, features[task.images][s]) for s in ("train", "val", "test")]
                 run_probe(probe, *parts)
             seconds[f"probe {probe}"] = clock()
-        return {"seconds": seconds, "tasks": len(tasks)}
+        clock = timer()
+        CurveReader(seed=0)(model, self.data)  # what one reading of a learning curve costs the loop
+        return {"seconds": seconds, "tasks": len(tasks), "curve_reading_seconds": clock()}
 
 
