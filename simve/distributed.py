@@ -203,7 +203,7 @@ class HeldInterrupt:
 
     def __enter__(self) -> Self:
         if self.world.size > 1 and threading.current_thread() is threading.main_thread():
-            self._before = (signal.signal(signal.SIGINT, self._note),)
+            self._before = (signal.signal(signal.SIGINT, self._note),)  # a tuple: the handler before may be None
         return self
 
     def _note(self, signum, frame) -> None:
