@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from simve.evaluate.curve import CurveReader
+from simve.evaluate.curve import CurveReader, schedule_cost
 from simve.runs import timer
 from simve.train import curve_epochs, read_metrics
 from simve.train.loop import load_trained
@@ -40,7 +40,7 @@ def main() -> None:
     readings = len(curve_epochs("doubling", config.epochs))
     print(f"{config.model} on {config.data}, epoch {config.epochs}: a reading {reading:.2f} s (median of "
           f"{args.repeats}: {', '.join(f'{s:.2f}' for s in seconds)}); an epoch {epoch:.2f} s when it trained; "
-          f"{readings} readings in {config.epochs} epochs add {100 * readings * reading / (config.epochs * epoch):.1f} %")
+          f"{readings} readings in {config.epochs} epochs add {100 * schedule_cost(reading, epoch, config.epochs):.1f} %")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,15 @@ import torch
 
 from simve.cli import main
 from simve.errors import SimveError
-from simve.evaluate.curve import CurveReader, curve_points, curve_table, last_doubling, still_rising, with_rise
+from simve.evaluate.curve import (
+    CurveReader,
+    curve_points,
+    curve_table,
+    last_doubling,
+    schedule_cost,
+    still_rising,
+    with_rise,
+)
 from simve.models import SSLModel
 from simve.runs import curve_reader
 from simve.train import CHECKPOINT, TrainConfig, curve_epochs, read_curve, train
@@ -153,3 +161,10 @@ def test_the_last_doubling_and_the_rows_still_rising():
     table = curve_table({"a": [rising], "b": [flat]}, {"a": [{"train_seconds": 10.0}], "b": [{"train_seconds": 10.0}]})
     assert "Still rising (validation content gained more than 1 point over the last doubling of steps): a." in table
     assert "| a | 55.0 | 5.0 |" in table and "| 3 | 3.0 % |" in table
+
+
+def test_the_schedule_cost_counts_the_readings_of_the_schedule():
+    # doubling over 100 epochs reads after 1, 2, 4, 8, 16, 32, 50, 64 and 100: 9 readings
+    assert schedule_cost(2.0, 4.0, 100) == 9 * 2.0 / (100 * 4.0)
+    assert schedule_cost(2.0, 4.0, 10, "every") == 10 * 2.0 / (10 * 4.0)
+    assert schedule_cost(2.0, 4.0, 10, "off") == 0.0

@@ -23,9 +23,15 @@ from simve.evaluate.probes import linear_probe
 from simve.evaluate.tasks import SPLITS, TaskSet, build_tasks
 from simve.models import SSLModel
 from simve.stats import mean_std
-from simve.train.config import STYLE_BINS
+from simve.train.config import STYLE_BINS, curve_epochs
 
 CURVE_MAX_TRAIN = 2000  # train images a curve's probes are fitted on (a fit per task and point)
+
+
+def schedule_cost(reading_seconds: float, epoch_seconds: float, epochs: int, schedule: str = "doubling") -> float:
+    """What reading a curve adds to a run of ``epochs`` epochs, as a share of its training time:
+    ``len(curve_epochs(schedule, epochs)) * reading_seconds / (epochs * epoch_seconds)``."""
+    return len(curve_epochs(schedule, epochs)) * reading_seconds / (epochs * epoch_seconds)
 
 
 class CurveReader:

@@ -39,7 +39,7 @@ from pathlib import Path
 import torch
 
 from simve.errors import SimveError
-from simve.evaluate.curve import CURVE_MAX_TRAIN
+from simve.evaluate.curve import CURVE_MAX_TRAIN, schedule_cost
 from simve.models import MODELS, model_names, option_hints
 from simve.runs import timer, write_results
 from simve.timing.accuracy import accuracy_table, time_to_accuracy
@@ -159,7 +159,7 @@ def _curve_cost(spec: TimingSpec, data, results: dict) -> list[str]:
     for name, r in results["models"].items():
         if "evaluation" in r:
             reading, epoch = r["evaluation"]["curve_reading_seconds"], steps / r["steps_per_s"]["pipeline"]
-            lines.append(f"| {name} | {reading:.1f} | {epoch:.1f} | {100 * readings * reading / (CURVE_BUDGET * epoch):.1f} % |")
+            lines.append(f"| {name} | {reading:.1f} | {epoch:.1f} | {100 * schedule_cost(reading, epoch, CURVE_BUDGET):.1f} % |")
     return lines
 
 
