@@ -1,24 +1,42 @@
-"""What one learning-curve reading costs on a trained run, against an epoch of its training.
+"""What one learning-curve reading costs on a trained run, against an epoch of its training, side by side.
 
     python -m scripts.time_curve_reading RUN [--repeats 3]   (from the repository root)
 
-Times ``simve.evaluate.curve.CurveReader`` (the features of at most 2,000 train images, of the validation
-split and of their transformed copies, then the linear probe on every task) on the finished run in
-``RUN``, ``--repeats`` times after one untimed call that builds the task sets, and prints the median.
-``simve timing`` times the same reading on an untrained model, whose probes converge in fewer
-L-BFGS iterations. Beside it, the run's own seconds per epoch (from its ``metrics.jsonl``, measured when
-it trained, possibly on a busier or quieter day) and what its curve schedule's readings add at that rate.
+On the finished run in ``RUN``, in turn (after one untimed call of each): a reading of
+``simve.evaluate.curve.CurveReader`` (the features of at most 2,000 train images, of the validation split
+and of their transformed copies, then the linear probe on every task) and an epoch of the run's training
+steps (its loader, views and batch size, Adam on a copy of the trained model), ``--repeats`` rounds; the
+medians, and what the run's curve schedule adds at that ratio. Both are measured in the same rounds, so a
+busy or quiet machine slows them alike. Beside it, the share the run itself recorded when it trained
+(the probe seconds of its ``curve.jsonl`` against its training seconds), where it read a curve.
+``simve timing`` times the same reading on an untrained model, whose probes converge in fewer L-BFGS
+iterations.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import copy
+import itertools
 
-from simve.evaluate.curve import CurveReader, schedule_cost
-from simve.runs import timer
-from simve.train import curve_epochs, read_metrics
+import torch
+
+from simve.data import MultiView, ViewLoader, preset
+from simve.evaluate.curve import CurveReader, curve_points, schedule_cost
+from simve.timing.jobs import StepJob, WorkJob
+from simve.train import curve_epochs, read_curve, read_metrics
 from simve.train.loop import load_trained
+
+
+def recorded_share(run: str) -> str:
+    """The curve's cost as the run logged it: its readings' probe seconds over its training seconds."""
+    points = curve_points(read_curve(run))
+    epochs = [r for r in read_metrics(run) if "train_loss" in r]
+    if not points or not epochs:
+        return "the run read no curve while it trained"
+    probe = sum(p["probe_seconds"] for p in points)
+    return (f"when it trained, its {len(points)} readings took {probe:.1f} s against {epochs[-1]['time']:.0f} s of "
+            f"training: {100 * probe / epochs[-1]['time']:.1f} %")
 
 
 def main() -> None:
@@ -26,21 +44,25 @@ def main() -> None:
     parser.add_argument("run")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    config, data, model = load_trained(args.run)
+    config, data, model = load_trained(args.run, device="cpu")
     reader = CurveReader(seed=config.seed, perturbed_bins=config.style_bins)
-    reader(model, data)  # builds the task sets once, as the first reading of a run does
-    seconds = []
+    loader = ViewLoader(data.train, MultiView(preset(config.augment or data.preset), config.views), config.batch_size,
+                        seed=config.seed, prefetch=True)
+    batches = itertools.chain.from_iterable(itertools.repeat(loader))
+    steps = len(loader)
+    trainer = StepJob(copy.deepcopy(model).train(), lambda: next(batches)[0], torch.device("cpu"))
+    reading = WorkJob(lambda: reader(model, data), torch.device("cpu"))
+    for job, count in ((reading, 1), (trainer, steps)):
+        job.block(count, record=False)  # the first reading builds the task sets, as a run's first does
     for _ in range(args.repeats):
-        clock = timer()
-        reader(model, data)
-        seconds.append(clock())
-    reading = statistics.median(seconds)
-    epochs = [r for r in read_metrics(args.run) if "train_loss" in r]
-    epoch = epochs[-1]["time"] / epochs[-1]["epoch"]
+        reading.block(1)
+        trainer.block(steps)
+    reading_s, epoch_s = reading.median(), steps * trainer.median()
     readings = len(curve_epochs("doubling", config.epochs))
-    print(f"{config.model} on {config.data}, epoch {config.epochs}: a reading {reading:.2f} s (median of "
-          f"{args.repeats}: {', '.join(f'{s:.2f}' for s in seconds)}); an epoch {epoch:.2f} s when it trained; "
-          f"{readings} readings in {config.epochs} epochs add {100 * schedule_cost(reading, epoch, config.epochs):.1f} %")
+    print(f"{config.model} on {config.data}, epoch {config.epochs}: a reading {reading_s:.2f} s "
+          f"({', '.join(f'{s:.2f}' for s in reading.times)}), an epoch of {steps} steps {epoch_s:.2f} s "
+          f"(medians of {args.repeats} rounds in turn); {readings} readings in {config.epochs} epochs add "
+          f"{100 * schedule_cost(reading_s, epoch_s, config.epochs):.1f} %; {recorded_share(args.run)}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """Learning curves (``--curve``): the schedule, exact resumes, no test-split reads, the tables' marks."""
 
 import dataclasses
+import importlib.util
 import json
+import re
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -140,6 +144,25 @@ def test_simve_train_curve_writes_curve_jsonl(tmp_path, capsys):
     assert code == 0
     assert json.loads((run / "config.json").read_text())["curve"] == "doubling"
     assert sorted({r["epoch"] for r in read_curve(run)}) == [1, 2]
+
+
+def test_time_curve_reading_puts_a_reading_beside_an_epoch_and_the_share_the_run_logged(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--model", "vae", "--data", "glyphs", "--limit", "200", "--epochs", "2", "--batch-size", "16",
+                 "--latent-dim", "4", "--curve", "--out", str(run)]) == 0
+    capsys.readouterr()
+    script = Path(__file__).resolve().parents[1] / "scripts" / "time_curve_reading.py"
+    spec = importlib.util.spec_from_file_location("time_curve_reading", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, "argv", ["time_curve_reading", str(run), "--repeats", "1"])
+    module.main()
+    out = capsys.readouterr().out
+    reading, epoch, cost = (float(v) for v in re.search(
+        r"a reading ([\d.]+) s .* an epoch of 11 steps ([\d.]+) s .* 2 readings in 2 epochs add ([\d.]+) %", out).groups())
+    assert cost == pytest.approx(100 * 2 * reading / (2 * epoch), rel=0.05, abs=0.1)
+    probe = sum(p["probe_seconds"] for p in curve_points(read_curve(run)))
+    assert f"its 2 readings took {probe:.1f} s" in out
 
 
 def point(step, content, style=None, seconds=1.0):
