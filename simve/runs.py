@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from simve.evaluate.tasks import TaskSet, build_tasks
 from simve.io import machine, read_json, versions, write_json, write_text
 from simve.models import MODELS, SSLModel, model_names, option_hints
 from simve.settings import declared, parse_pairs
-from simve.train import CONFIG, KNOBS, TrainConfig, read_metrics, train
+from simve.train import CONFIG, KNOBS, METRICS, TrainConfig, read_metrics, train
 from simve.train.config import STYLE_BINS
 
 # ------------------------------------------------------------------------- what to train
@@ -123,7 +124,12 @@ def run_folder(runs: str | Path, config: TrainConfig) -> Path:
 
 def train_or_reuse(config: TrainConfig, folder: str | Path) -> SSLModel:
     """The trained model of ``config`` in ``folder`` (eval mode): trained there, resumed where a run was
-    interrupted, only loaded where it finished; its learning curve read where ``config`` asks for one."""
+    interrupted, only loaded where it finished; its learning curve read where ``config`` asks for one. A run
+    that trains says so on stderr first, with where its progress is logged (a progress bar shows only on a
+    terminal, and a benchmark or a tune in the background would otherwise be silent for hours)."""
+    if not finished(config, folder):
+        print(f"training {Path(folder).name}: {plural(config.epochs, 'epoch')}, progress in {Path(folder) / METRICS}",
+              file=sys.stderr, flush=True)
     return train(config, folder, resume=(Path(folder) / CONFIG).exists(), read_curve_at=curve_reader(config))
 
 

@@ -11,6 +11,7 @@ from torch import nn
 from simve.cli import main
 from simve.errors import SimveError
 from simve.models.base import MODELS, Options, SSLModel, register
+from simve.runs import train_or_reuse
 from simve.settings import option
 from simve.train import TrainConfig, load_config, read_metrics, scheduled_lr, train
 
@@ -330,3 +331,13 @@ def test_a_field_added_later_keeps_the_earlier_run_folders():
     assert run_folder("runs", plain) != run_folder("runs", replace(plain, precision="bf16"))
     assert run_folder("runs", plain) == run_folder("runs", replace(plain, style_bins=3))
     assert run_folder("runs", plain) != run_folder("runs", replace(plain, style_bins=10))
+
+
+def test_a_benchmark_or_tune_run_says_when_it_trains(tmp_path, capsys):
+    config = TrainConfig(model="vae", data="glyphs", limit=200, epochs=1, batch_size=16,
+                         model_options={"latent_dim": 4}, device="cpu")
+    folder = tmp_path / "run"
+    train_or_reuse(config, folder)
+    assert capsys.readouterr().err.startswith(f"training run: 1 epoch, progress in {folder / 'metrics.jsonl'}\n")
+    train_or_reuse(config, folder)  # finished: only loaded, silently
+    assert "training" not in capsys.readouterr().err
