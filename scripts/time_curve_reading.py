@@ -1,12 +1,13 @@
 """What one learning-curve reading costs on a trained run, against an epoch of its training, side by side.
 
-    python -m scripts.time_curve_reading RUN [--repeats 3]   (from the repository root)
+    python -m scripts.time_curve_reading RUN [--repeats 3] [--epochs E]   (from the repository root)
 
 On the finished run in ``RUN``, in turn (after one untimed call of each): a reading of
 ``simve.evaluate.curve.CurveReader`` (the features of at most 2,000 train images, of the validation split
 and of their transformed copies, then the linear probe on every task) and an epoch of the run's training
 steps (its loader, views and batch size, Adam on a copy of the trained model), ``--repeats`` rounds; the
-medians, and what the run's curve schedule adds at that ratio. Both are measured in the same rounds, so a
+medians, and what the doubling schedule adds at that ratio to a run of ``--epochs`` epochs (default: the run's
+own; a reading costs about the same early and late in training, so a short run can stand for a long one). Both are measured in the same rounds, so a
 busy or quiet machine slows them alike. Beside it, the share the run itself recorded when it trained
 (the probe seconds of its ``curve.jsonl`` against its training seconds), where it read a curve.
 ``simve timing`` times the same reading on an untrained model, whose probes converge in fewer L-BFGS
@@ -43,8 +44,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, help="the budget to state the schedule's cost for (default: the run's)")
     args = parser.parse_args()
     config, data, model = load_trained(args.run, device="cpu")
+    epochs = args.epochs or config.epochs
     reader = CurveReader(seed=config.seed, perturbed_bins=config.style_bins)
     loader = ViewLoader(data.train, MultiView(preset(config.augment or data.preset), config.views), config.batch_size,
                         seed=config.seed, prefetch=True)
@@ -58,11 +61,11 @@ def main() -> None:
         reading.block(1)
         trainer.block(steps)
     reading_s, epoch_s = reading.median(), steps * trainer.median()
-    readings = len(curve_epochs("doubling", config.epochs))
+    readings = len(curve_epochs("doubling", epochs))
     print(f"{config.model} on {config.data}, epoch {config.epochs}: a reading {reading_s:.2f} s "
           f"({', '.join(f'{s:.2f}' for s in reading.times)}), an epoch of {steps} steps {epoch_s:.2f} s "
-          f"(medians of {args.repeats} rounds in turn); {readings} readings in {config.epochs} epochs add "
-          f"{100 * schedule_cost(reading_s, epoch_s, config.epochs):.1f} %; {recorded_share(args.run)}")
+          f"(medians of {args.repeats} rounds in turn); {readings} readings in {epochs} epochs add "
+          f"{100 * schedule_cost(reading_s, epoch_s, epochs):.1f} %; {recorded_share(args.run)}")
 
 
 if __name__ == "__main__":

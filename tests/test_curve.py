@@ -155,12 +155,12 @@ def test_time_curve_reading_puts_a_reading_beside_an_epoch_and_the_share_the_run
     spec = importlib.util.spec_from_file_location("time_curve_reading", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    monkeypatch.setattr(sys, "argv", ["time_curve_reading", str(run), "--repeats", "1"])
+    monkeypatch.setattr(sys, "argv", ["time_curve_reading", str(run), "--repeats", "1", "--epochs", "100"])
     module.main()
     out = capsys.readouterr().out
     reading, epoch, cost = (float(v) for v in re.search(
-        r"a reading ([\d.]+) s .* an epoch of 11 steps ([\d.]+) s .* 2 readings in 2 epochs add ([\d.]+) %", out).groups())
-    assert cost == pytest.approx(100 * 2 * reading / (2 * epoch), rel=0.05, abs=0.1)
+        r"a reading ([\d.]+) s .* an epoch of 11 steps ([\d.]+) s .* 9 readings in 100 epochs add ([\d.]+) %", out).groups())
+    assert cost == pytest.approx(100 * 9 * reading / (100 * epoch), rel=0.05, abs=0.1)
     probe = sum(p["probe_seconds"] for p in curve_points(read_curve(run)))
     assert f"its 2 readings took {probe:.1f} s" in out
 
