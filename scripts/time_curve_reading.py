@@ -5,13 +5,13 @@
 On the finished run in ``RUN``, in turn (after one untimed call of each): a reading of
 ``simve.evaluate.curve.CurveReader`` (the features of at most 2,000 train images, of the validation split
 and of their transformed copies, then the linear probe on every task) and an epoch of the run's training
-steps (its loader, views and batch size, Adam on a copy of the trained model), ``--repeats`` rounds; the
-medians, and what the doubling schedule adds at that ratio to a run of ``--epochs`` epochs (default: the run's
-own; a reading costs about the same early and late in training, so a short run can stand for a long one). Both are measured in the same rounds, so a
-busy or quiet machine slows them alike. Beside it, the share the run itself recorded when it trained
-(the probe seconds of its ``curve.jsonl`` against its training seconds), where it read a curve.
-``simve timing`` times the same reading on an untrained model, whose probes converge in fewer L-BFGS
-iterations.
+steps (its loader, views and batch size, Adam on a copy of the trained model), ``--repeats`` rounds. Both
+are measured in the same rounds, so a busy or quiet machine slows them alike. It prints their medians and
+what the doubling schedule adds at that ratio to a run of ``--epochs`` epochs (default: the run's own; a
+reading costs about the same early and late in training, so a short run can stand for a long one), and
+beside it the share the run itself recorded when it trained (the probe seconds of its ``curve.jsonl``
+against its training seconds), where it read a curve. ``simve timing`` times the same reading on an
+untrained model, whose probes converge in fewer L-BFGS iterations.
 """
 
 from __future__ import annotations
