@@ -390,7 +390,16 @@ def _wait_for_a_checkpoint(run, deadline: float = 120) -> None:
     raise AssertionError(f"no checkpoint past step 0 in {run} after {deadline} s")
 
 
-def test_a_held_ctrl_c_is_noted_on_several_processes_raised_at_the_end_and_a_second_raises_at_once():
+@pytest.fixture
+def python_ctrl_c():
+    """Python's own SIGINT handler for the test, as in a terminal: a suite started in the background
+    (``make test &``) inherits SIGINT ignored, and Python then installs no handler of its own."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_a_held_ctrl_c_is_noted_on_several_processes_raised_at_the_end_and_a_second_raises_at_once(python_ctrl_c):
     before = signal.getsignal(signal.SIGINT)
     # a note no step took is raised as the block ends
     with pytest.raises(KeyboardInterrupt), distributed.HeldInterrupt(distributed.World(0, 2)) as held:
