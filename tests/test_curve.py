@@ -1,14 +1,13 @@
 """Learning curves (``--curve``): the schedule, exact resumes, no test-split reads, the tables' marks."""
 
 import dataclasses
-import importlib.util
 import json
 import re
 import sys
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import load_script
 
 from simve.cli import main
 from simve.errors import SimveError
@@ -151,12 +150,8 @@ def test_time_curve_reading_puts_a_reading_beside_an_epoch_and_the_share_the_run
     assert main(["train", "--model", "vae", "--data", "glyphs", "--limit", "200", "--epochs", "2", "--batch-size", "16",
                  "--latent-dim", "4", "--curve", "--out", str(run)]) == 0
     capsys.readouterr()
-    script = Path(__file__).resolve().parents[1] / "scripts" / "time_curve_reading.py"
-    spec = importlib.util.spec_from_file_location("time_curve_reading", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     monkeypatch.setattr(sys, "argv", ["time_curve_reading", str(run), "--repeats", "1", "--epochs", "100"])
-    module.main()
+    load_script("time_curve_reading").main()
     out = capsys.readouterr().out
     reading, epoch, cost = (float(v) for v in re.search(
         r"a reading ([\d.]+) s .* an epoch of 11 steps ([\d.]+) s .* 9 readings in 100 epochs add ([\d.]+) %", out).groups())

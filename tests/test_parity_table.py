@@ -2,21 +2,15 @@
 objective, learning rate and scored epoch, unfinished runs left out, the table's means and differences, and a
 figure from runs of unequal length."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "parity_table.py"
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def parity():
-    spec = importlib.util.spec_from_file_location("parity_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("parity_table")
 
 
 def official(folder, model, seed, tests, epochs, finished=True, lr=1e-3, entropy="official"):
