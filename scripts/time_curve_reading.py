@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import itertools
 
 import torch
 
-from simve.data import MultiView, ViewLoader, preset
+from simve.data import ViewLoader
 from simve.evaluate.curve import CurveReader, curve_points, schedule_cost
-from simve.timing.jobs import StepJob, WorkJob
+from simve.timing.jobs import StepJob, WorkJob, endless_views
 from simve.train import curve_epochs, read_curve, read_metrics
 from simve.train.loop import load_trained
 
@@ -32,12 +31,12 @@ from simve.train.loop import load_trained
 def recorded_share(run: str) -> str:
     """The curve's cost as the run logged it: its readings' probe seconds over its training seconds."""
     points = curve_points(read_curve(run))
-    epochs = [r for r in read_metrics(run) if "train_loss" in r]
-    if not points or not epochs:
+    logged = [r for r in read_metrics(run) if "train_loss" in r]
+    if not points or not logged:
         return "the run read no curve while it trained"
-    probe = sum(p["probe_seconds"] for p in points)
-    return (f"when it trained, its {len(points)} readings took {probe:.1f} s against {epochs[-1]['time']:.0f} s of "
-            f"training: {100 * probe / epochs[-1]['time']:.1f} %")
+    probe, training = sum(p["probe_seconds"] for p in points), logged[-1]["time"]
+    return (f"when it trained, its {len(points)} readings took {probe:.1f} s against {training:.0f} s of "
+            f"training: {100 * probe / training:.1f} %")
 
 
 def main() -> None:
@@ -49,11 +48,10 @@ def main() -> None:
     config, data, model = load_trained(args.run, device="cpu")
     epochs = args.epochs or config.epochs
     reader = CurveReader(seed=config.seed, perturbed_bins=config.style_bins)
-    loader = ViewLoader(data.train, MultiView(preset(config.augment or data.preset), config.views), config.batch_size,
-                        seed=config.seed, prefetch=True)
-    batches = itertools.chain.from_iterable(itertools.repeat(loader))
+    loader = ViewLoader(data.train, config.multiview(data), config.batch_size, seed=config.seed, prefetch=True)
+    batches = endless_views(loader)
     steps = len(loader)
-    trainer = StepJob(copy.deepcopy(model).train(), lambda: next(batches)[0], torch.device("cpu"))
+    trainer = StepJob(copy.deepcopy(model).train(), lambda: next(batches), torch.device("cpu"))
     reading = WorkJob(lambda: reader(model, data), torch.device("cpu"))
     for job, count in ((reading, 1), (trainer, steps)):
         job.block(count, record=False)  # the first reading builds the task sets, as a run's first does

@@ -97,6 +97,13 @@ def matmul_job(device: torch.device, n: int = 2048) -> tuple[WorkJob, int]:
     return WorkJob(lambda: a @ b, device), 2 * n**3
 
 
+def endless_views(loader: ViewLoader):
+    """The views of ``loader``'s batches, epoch after epoch, for ever."""
+    while True:
+        for views, _, _ in loader:
+            yield views
+
+
 def step_flops(module, views: torch.Tensor) -> int:
     """Floating-point operations of one forward and backward pass."""
     with FlopCounterMode(display=False) as counter:
@@ -155,8 +162,8 @@ class Bench:
         spec = self.spec
         model = self.model(name)
         views = self.fixed_views(spec.batch_size, spec.views)
-        batches = self._endless(self.loader(spec.batch_size, spec.views, prefetch=True))
-        unhidden = self._endless(self.loader(spec.batch_size, spec.views))
+        batches = endless_views(self.loader(spec.batch_size, spec.views, prefetch=True))
+        unhidden = endless_views(self.loader(spec.batch_size, spec.views))
         augment = WorkJob(lambda: next(unhidden), self.device)
         jobs = {"pipeline": StepJob(model, lambda: next(batches), self.device),
                 "model": StepJob(copy.deepcopy(model), lambda: views, self.device),
@@ -194,12 +201,6 @@ class Bench:
             result["scaling"] = {knob: self.scaling(name, knob) for knob in SIZES}
         result["peak_rss_mb"] = peak_rss_mb()
         return result
-
-    @staticmethod
-    def _endless(loader: ViewLoader):
-        while True:
-            for views, _, _ in loader:
-                yield views
 
     def scaling(self, name: str, knob: str) -> dict:
         """Model-step milliseconds at 4 sizes of ``knob`` (batch size or views), interleaved, and a line fit."""

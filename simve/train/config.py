@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simve.data import PRESETS, load_dataset
+from simve.data import PRESETS, MultiView, load_dataset, preset
 from simve.errors import SimveError
 from simve.settings import check_fields, check_value, declared, hints, option
 
@@ -91,6 +91,11 @@ class TrainConfig:
         """The run's data: its dataset, limit, and validation split drawn with its seed."""
         return load_dataset(self.data, self.data_root, download=self.download,
                             val_fraction=self.val_fraction, seed=self.seed, limit=self.limit)
+
+    def multiview(self, data) -> MultiView:
+        """How the run makes its views of ``data``: ``views`` draws of its augmentation (by default the
+        data's own preset)."""
+        return MultiView(preset(self.augment or data.preset), self.views)
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:

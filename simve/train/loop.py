@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from simve import distributed
-from simve.data import MultiView, ViewLoader, preset
+from simve.data import MultiView, ViewLoader
 from simve.errors import SimveError
 from simve.io import folder_lock, make_folder, remove_stale_temporaries, write_text
 from simve.models import SSLModel, build_model
@@ -121,7 +121,7 @@ class Run:
             raise SimveError(f"{config.model} needs at least {model.min_views} views per datum; "
                              f"pass --views {model.min_views} or more")
         self.model = world.prepare(model, device, config.seed)
-        multiview = MultiView(preset(config.augment or self.data.preset), config.views)
+        multiview = config.multiview(self.data)
         self.loader = ViewLoader(self.data.train, multiview, config.batch_size, seed=config.seed, device=device,
                                  prefetch=True, shard=(world.rank, world.size))
         self.val_loader = ViewLoader(self.data.val, multiview, config.batch_size, shuffle=False, drop_last=False,
