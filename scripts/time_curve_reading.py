@@ -48,7 +48,7 @@ def main() -> None:
     config, data, model = load_trained(args.run, device="cpu")
     epochs = args.epochs or config.epochs
     reader = CurveReader(seed=config.seed, perturbed_bins=config.style_bins)
-    loader = ViewLoader(data.train, config.multiview(data), config.batch_size, seed=config.seed, prefetch=True)
+    loader = ViewLoader(data.train, config.multiview(data), config.batch_size, seed=config.seed)
     batches = endless_views(loader)
     steps = len(loader)
     trainer = StepJob(copy.deepcopy(model).train(), lambda: next(batches), torch.device("cpu"))

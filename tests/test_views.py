@@ -128,6 +128,7 @@ def test_prefetching_yields_the_same_batches():
     data = Split(torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8), torch.arange(40))
     plain = ViewLoader(data, MultiView(preset("gray28"), views=3), batch_size=8, seed=5)
     ahead = ViewLoader(data, MultiView(preset("gray28"), views=3), batch_size=8, seed=5, prefetch=True)
+    assert not plain.prefetch  # by default a CPU loader makes its batches in the caller's thread
     for start in (0, 3, 5):
         pairs = list(zip(plain.epoch_batches(2, start), ahead.epoch_batches(2, start), strict=True))
         assert len(pairs) == 5 - start

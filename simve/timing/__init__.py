@@ -5,8 +5,8 @@ For each model on one dataset, blocks of ``steps`` optimiser steps run in turn (
 the median over the rounds, and each ratio is one of medians measured in the same run:
 
 - ``pipeline``: the training loop's step, data included: the next batch of the loop's
-  :class:`ViewLoader` (index and augment the J views, made in a worker thread during the step
-  before), then ``zero_grad``, ``model.loss``, ``backward``, Adam; ``wait`` is the time spent
+  :class:`ViewLoader` (index and augment the J views; on a GPU made in a worker thread during the
+  step before), then ``zero_grad``, ``model.loss``, ``backward``, Adam; ``wait`` is the time spent
   waiting for the batch;
 - ``model``: the same step on one fixed batch of views (the data pipeline left out), timed by phase:
   forward (the loss), backward, optimiser;

@@ -136,7 +136,7 @@ class Bench:
         self.device = choose_device(spec.device)
         self.data = load_dataset(spec.data, spec.data_root, limit=spec.limit)
 
-    def loader(self, batch_size: int, views: int, seed: int = 0, prefetch: bool = False) -> ViewLoader:
+    def loader(self, batch_size: int, views: int, seed: int = 0, prefetch: bool | None = False) -> ViewLoader:
         return ViewLoader(self.data.train, MultiView(preset(self.data.preset), views), batch_size, seed=seed,
                           device=self.device, prefetch=prefetch)
 
@@ -162,7 +162,7 @@ class Bench:
         spec = self.spec
         model = self.model(name)
         views = self.fixed_views(spec.batch_size, spec.views)
-        batches = endless_views(self.loader(spec.batch_size, spec.views, prefetch=True))
+        batches = endless_views(self.loader(spec.batch_size, spec.views, prefetch=None))  # as the loop's loader
         unhidden = endless_views(self.loader(spec.batch_size, spec.views))
         augment = WorkJob(lambda: next(unhidden), self.device)
         jobs = {"pipeline": StepJob(model, lambda: next(batches), self.device),

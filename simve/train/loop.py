@@ -123,7 +123,7 @@ class Run:
         self.model = world.prepare(model, device, config.seed)
         multiview = config.multiview(self.data)
         self.loader = ViewLoader(self.data.train, multiview, config.batch_size, seed=config.seed, device=device,
-                                 prefetch=True, shard=(world.rank, world.size))
+                                 shard=(world.rank, world.size))
         self.val_loader = ViewLoader(self.data.val, multiview, config.batch_size, shuffle=False, drop_last=False,
                                      seed=config.seed, device=device)
         self.optimizer = make_optimizer(self.model.parameters(), config.lr, config.adam_eps, config.weight_decay)
