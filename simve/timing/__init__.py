@@ -80,8 +80,8 @@ def _table(spec: TimingSpec, data, results: dict) -> str:
              f"a step on {spec.device}; {spec.repeats} interleaved rounds of {spec.steps} steps after {spec.warmup} "
              f"warm-up steps, medians over rounds; torch {torch.__version__}, {torch.get_num_threads()} threads."), "",
              "## Training steps", "",
-             ("Steps/s: `pipeline` = the training loop's step with its data (batches made one step ahead in a worker "
-              "thread), `model` = the "
+             ("Steps/s: `pipeline` = the training loop's step with its data (its batches made in the step's own "
+              "thread on a CPU, one step ahead in a worker thread on a GPU), `model` = the "
              "same on a fixed batch, `bare` = a plain-torch step of the same nets and objective (no Pyro, no data), "
              "`per-tensor` = the model step with Adam's per-tensor loop instead of the loop's fused Adam. Ratios are speed ratios of medians in the same rounds."), "",
              ("| model | params | pipeline | model | bare | per-tensor | pipeline / bare | fused gain | augmentation (share of a step) | wait "
