@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -142,7 +143,10 @@ def joined(world: World, device: torch.device):
     Python object of a tensor its last collective held) is ended there by Python, inside a C++
     ``noexcept`` destructor, and the process aborts (``terminate called without an active
     exception``, exit 134) after a run that trained well. So nothing may keep the group: see the
-    import below; the block's own references (a DistributedDataParallel) must be gone by its end."""
+    import below; the block's own references (a DistributedDataParallel) must be gone by its end. An
+    error leaving the block would keep them in its traceback's frames (a Ctrl-C's: the run, its DDP,
+    the interrupted step's graph) until it is handled: their locals are cleared first (the traceback
+    still prints)."""
     if world.size == 1 or dist.is_initialized():
         yield
         return
@@ -159,8 +163,22 @@ def joined(world: World, device: torch.device):
                          f"({str(err).splitlines()[0]})") from None
     try:
         yield
+    except BaseException as err:
+        _clear_frames(err)
+        raise
     finally:
         dist.destroy_process_group()
+
+
+def _clear_frames(error: BaseException) -> None:
+    """The locals of the finished frames in the tracebacks of ``error`` and the errors it chains."""
+    chained, seen = [error], set()
+    while chained:
+        error = chained.pop()
+        if error is not None and id(error) not in seen:
+            seen.add(id(error))
+            traceback.clear_frames(error.__traceback__)
+            chained += [error.__cause__, error.__context__]
 
 
 def gather(x: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ so a wrong gradient (half of it, or one rank's alone) shows in the parameters, a
 rounding flip their sign at random: 1e-3 apart after a few steps, measured).
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -234,6 +235,28 @@ def _rank_pid(launcher: int, rank: int) -> int | None:
     return None
 
 
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs (neither gone nor a zombie)."""
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def _stderr_of(launcher: subprocess.Popen, timeout: float = 120) -> str:
+    """What ``launcher`` wrote to stderr once it ended; on a hang, which of it and its ranks still run."""
+    ranks = {rank: _rank_pid(launcher.pid, rank) for rank in range(2)}
+    try:
+        return launcher.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired as hang:
+        everyone = {"the launcher": launcher.pid, **{f"rank {rank}": pid for rank, pid in ranks.items() if pid}}
+        running = [name for name, pid in everyone.items() if _running(pid)]
+        for pid in everyone.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        raise AssertionError(f"still running after {timeout} s: {', '.join(running)}; stderr: {hang.stderr}") from None
+
+
 @pytest.mark.slow
 def test_killing_one_rank_mid_run_and_resuming_gives_the_uninterrupted_run(tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
@@ -377,6 +400,40 @@ def test_leaving_the_process_group_ends_its_threads(tmp_path):
     assert [json.loads((tmp_path / f"{rank}.json").read_text()) for rank in range(2)] == [[], []]
 
 
+def _interrupted_teardown(rank: int, folder: str, port: int) -> None:
+    """Rank ``rank`` of 2 leaving :func:`distributed.joined` with an error raised in a step, as a Ctrl-C
+    leaves a run: its frames hold the DDP and the step's graph. Saves the gloo threads this process has
+    while the error is handled."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+
+    def step():
+        ddp = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3, 3))
+        loss = distributed.gather(ddp(torch.rand(4, 3))).square().sum()
+        distributed.agree(loss, interrupted=True)
+        raise KeyboardInterrupt
+
+    try:
+        with distributed.joined(distributed.World(rank, 2, rank), torch.device("cpu")):
+            step()
+    except KeyboardInterrupt:
+        Path(folder, f"{rank}.json").write_text(json.dumps(_gloo_threads()))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the threads from /proc")
+def test_an_error_leaving_the_process_group_does_not_keep_it(tmp_path):
+    """An error's traceback holds the frames of the step it stopped, and with them the DDP and the
+    graph that use the group: the group must still be gone, its threads joined, as the error leaves."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    torch.multiprocessing.start_processes(_interrupted_teardown, args=(str(tmp_path), port), nprocs=2,
+                                          start_method="spawn")
+    assert [json.loads((tmp_path / f"{rank}.json").read_text()) for rank in range(2)] == [[], []]
+
+
 def _wait_for_a_checkpoint(run, deadline: float = 120) -> None:
     """Until ``run`` holds a checkpoint past step 0."""
     end = time.monotonic() + deadline
@@ -423,7 +480,7 @@ def test_ctrl_c_stops_every_rank_in_one_line_and_the_run_resumes_on_one_process(
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     _wait_for_a_checkpoint(run)
     os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: every process of the group
-    err = launcher.communicate(timeout=120)[1]
+    err = _stderr_of(launcher)
     assert launcher.returncode == 130 and "Traceback" not in err
     assert len(err.splitlines()) == 1 and "interrupted at step" in err and "--nproc 2" in err
     assert main(["train", "--out", str(run), "--resume"]) == 0  # on one process: the same views, new noise
@@ -438,7 +495,7 @@ def test_ctrl_c_on_one_rank_alone_stops_both_at_the_same_step_in_one_line(tmp_pa
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _wait_for_a_checkpoint(run)
     os.kill(_rank_pid(launcher.pid, 1), signal.SIGINT)  # rank 0 hears of it only through the step's all-reduce
-    err = launcher.communicate(timeout=120)[1]
+    err = _stderr_of(launcher)
     assert launcher.returncode == 130 and "Traceback" not in err
     assert len(err.splitlines()) == 1 and "interrupted at step" in err
 
