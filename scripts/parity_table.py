@@ -35,8 +35,12 @@ def cell(values: list[float]) -> str:
 
 
 def official_rows(folder: Path) -> tuple[dict, dict]:
-    """(objective, lr, epochs) -> model -> test content per seed; and the curves: (lr, model) -> list per seed."""
-    rows, curves, commits = {}, {}, set()
+    """(objective, lr, epochs) -> model -> test content per seed; and the curves: (lr, model) -> list per seed.
+
+    A seed counts once at each epoch: a longer run of the same seed scored at that epoch too (``--test-epochs``)
+    trained the same steps up to it and must have scored the same (it is an error otherwise); its curve, the
+    longer, stands for the seed."""
+    by_seed, curves, commits = {}, {}, set()
     for path in sorted(folder.glob("*.json")):
         record = json.loads(path.read_text())
         if not record.get("finished"):
@@ -44,12 +48,19 @@ def official_rows(folder: Path) -> tuple[dict, dict]:
         commits.add(record["official"]["commit"])
         model = OFFICIAL_MODELS[record["model"]]
         name = "official code" + ("" if record["entropy"] == "official" else ", correct entropy")
+        seed = record["seed"], record["init_seed"]
         for test in record["tests"]:
-            rows.setdefault((name, record["lr"], test["epoch"]), {}).setdefault(model, []).append(
-                test["test_content_accuracy"])
-        curves.setdefault((name, record["lr"], model), []).append(
-            [(p["step"], p["val_content_accuracy"]) for p in record["curve"]])
-    return rows, curves, commits
+            scores = by_seed.setdefault((name, record["lr"], test["epoch"]), {}).setdefault(model, {})
+            if scores.setdefault(seed, test["test_content_accuracy"]) != test["test_content_accuracy"]:
+                raise SystemExit(f"parity_table: {path.name} scored seed {record['seed']} at epoch {test['epoch']} "
+                                 f"{test['test_content_accuracy']}, another run of that seed {scores[seed]}: the "
+                                 "official runs are not repeatable here; rerun them on one machine")
+        seeds = curves.setdefault((name, record["lr"], model), {})
+        curve = [(p["step"], p["val_content_accuracy"]) for p in record["curve"]]
+        if seed not in seeds or curve[-1][0] > seeds[seed][-1][0]:
+            seeds[seed] = curve
+    rows = {key: {model: list(scores.values()) for model, scores in models.items()} for key, models in by_seed.items()}
+    return rows, {key: list(seeds.values()) for key, seeds in curves.items()}, commits
 
 
 def row_objective(row: str) -> str:

@@ -15,6 +15,7 @@ def parity():
 
 def official(folder, model, seed, tests, epochs, finished=True, lr=1e-3, entropy="official"):
     record = {"model": model, "lr": lr, "entropy": entropy, "finished": finished, "command": f"run {model} {seed}",
+              "seed": seed, "init_seed": seed,
               "official": {"commit": "c7368de8"},
               "tests": [{"epoch": e, "test_content_accuracy": a} for e, a in tests],
               "curve": [{"step": 119 * e, "val_content_accuracy": 0.5 + e / 1000} for e in range(1, epochs + 1)]}
@@ -43,6 +44,18 @@ def test_official_runs_are_grouped_by_scored_epoch_and_unfinished_ones_left_out(
     assert parity.seeds_label(curves[("official code", 1e-3, "vae")]) == "1 seed"
     parity.figure(curves, tmp_path / "curves.png")  # a 20-epoch run beside a 100-epoch one
     assert (tmp_path / "curves.png").stat().st_size > 10_000
+
+
+def test_a_seed_scored_at_an_epoch_by_a_shorter_and_a_longer_run_counts_once(parity, tmp_path):
+    official(tmp_path, "selfsup", 1, [(20, 0.77)], 20)
+    official(tmp_path, "selfsup", 1, [(20, 0.77), (100, 0.79)], 100)  # the same seed, 80 epochs further
+    official(tmp_path, "selfsup", 2, [(20, 0.75)], 20)
+    rows, curves, _ = parity.official_rows(tmp_path)
+    assert rows[("official code", 1e-3, 20)] == {"simve": [0.77, 0.75]}
+    assert [len(curve) for curve in curves[("official code", 1e-3, "simve")]] == [100, 20]  # the longer run's curve
+    official(tmp_path, "selfsup", 2, [(20, 0.74), (100, 0.78)], 100)  # not what the 20-epoch run of seed 2 scored
+    with pytest.raises(SystemExit, match="seed 2 at epoch 20"):
+        parity.official_rows(tmp_path)
 
 
 def test_a_simve_row_is_named_by_its_preset_and_entropy(parity):
