@@ -383,6 +383,18 @@ def _teardown(rank: int, folder: str, port: int) -> None:
     Path(folder, f"{rank}.json").write_text(json.dumps(_gloo_threads()))
 
 
+def _gloo_threads_left_by(rank_main, folder: Path) -> list[list[str]]:
+    """``rank_main(rank, folder, port)`` on 2 spawned ranks (a free port for their rendezvous): the gloo
+    threads each rank saved in ``folder``."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    torch.multiprocessing.start_processes(rank_main, args=(str(folder), port), nprocs=2, start_method="spawn")
+    return [json.loads((folder / f"{rank}.json").read_text()) for rank in range(2)]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the threads from /proc")
 def test_leaving_the_process_group_ends_its_threads(tmp_path):
@@ -391,13 +403,7 @@ def test_leaving_the_process_group_ends_its_threads(tmp_path):
     up, holds it in its default arguments), and with it gloo's workers, into the interpreter's
     finalisation, where a worker that takes the GIL is ended inside a C++ destructor. The group must
     be gone by the end of the block, its threads joined, even with a collective still in flight."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    torch.multiprocessing.start_processes(_teardown, args=(str(tmp_path), port), nprocs=2, start_method="spawn")
-    assert [json.loads((tmp_path / f"{rank}.json").read_text()) for rank in range(2)] == [[], []]
+    assert _gloo_threads_left_by(_teardown, tmp_path) == [[], []]
 
 
 def _interrupted_teardown(rank: int, folder: str, port: int) -> None:
@@ -424,14 +430,7 @@ def _interrupted_teardown(rank: int, folder: str, port: int) -> None:
 def test_an_error_leaving_the_process_group_does_not_keep_it(tmp_path):
     """An error's traceback holds the frames of the step it stopped, and with them the DDP and the
     graph that use the group: the group must still be gone, its threads joined, as the error leaves."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    torch.multiprocessing.start_processes(_interrupted_teardown, args=(str(tmp_path), port), nprocs=2,
-                                          start_method="spawn")
-    assert [json.loads((tmp_path / f"{rank}.json").read_text()) for rank in range(2)] == [[], []]
+    assert _gloo_threads_left_by(_interrupted_teardown, tmp_path) == [[], []]
 
 
 def _wait_for_a_checkpoint(run, deadline: float = 120) -> None:
