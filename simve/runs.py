@@ -3,7 +3,8 @@ align-uniform study, sweeps).
 
 One run is a :class:`simve.train.TrainConfig` trained in a folder named from that config
 (:func:`run_folder`). :func:`evaluated` trains it or reuses it (a finished run only loads, an
-interrupted one resumes), then evaluates it or reuses its evaluation: each evaluation is cached in
+interrupted one resumes, a new one at a constant learning rate starts from a finished shorter run of its
+settings), then evaluates it or reuses its evaluation: each evaluation is cached in
 the run's ``eval/`` folder beside the settings that made it, and recomputed when they change. The
 data of a (dataset, seed) is loaded once and its probe tasks are built once (:class:`Workspace`),
 whichever runs use them. Results over seeds are aggregated with one convention (:func:`simve.stats.mean_std`:
@@ -32,7 +33,7 @@ from simve.evaluate.tasks import TaskSet, build_tasks
 from simve.io import machine, read_json, versions, write_json, write_text
 from simve.models import MODELS, SSLModel, model_names, option_hints
 from simve.settings import declared, parse_pairs
-from simve.train import CONFIG, KNOBS, METRICS, TrainConfig, read_metrics, train
+from simve.train import CONFIG, KNOBS, METRICS, TrainConfig, can_extend, extend_into, load_config, read_metrics, train
 from simve.train.config import STYLE_BINS
 
 # ------------------------------------------------------------------------- what to train
@@ -124,13 +125,38 @@ def run_folder(runs: str | Path, config: TrainConfig) -> Path:
 
 def train_or_reuse(config: TrainConfig, folder: str | Path) -> SSLModel:
     """The trained model of ``config`` in ``folder`` (eval mode): trained there, resumed where a run was
-    interrupted, only loaded where it finished; its learning curve read where ``config`` asks for one. A run
-    that trains says so on stderr first, with where its progress is logged (a progress bar shows only on a
-    terminal, and a benchmark or a tune in the background would otherwise be silent for hours)."""
+    interrupted, only loaded where it finished; its learning curve read where ``config`` asks for one. A new
+    run starts at the end of the longest finished shorter run of the same settings beside it, where it can
+    (:func:`shorter_run`): a longer budget trains only the epochs it adds. A run that trains says so on stderr
+    first, with where its progress is logged (a progress bar shows only on a terminal, and a benchmark or a
+    tune in the background would otherwise be silent for hours)."""
+    folder = Path(folder)
+    start = ""
+    shorter = None if (folder / CONFIG).exists() else shorter_run(config, folder)
+    if shorter is not None:
+        start = f", from the end of {shorter.name} (epoch {extend_into(shorter, config, folder)})"
     if not finished(config, folder):
-        print(f"training {Path(folder).name}: {plural(config.epochs, 'epoch')}, progress in {Path(folder) / METRICS}",
+        print(f"training {folder.name}: {plural(config.epochs, 'epoch')}{start}, progress in {folder / METRICS}",
               file=sys.stderr, flush=True)
-    return train(config, folder, resume=(Path(folder) / CONFIG).exists(), read_curve_at=curve_reader(config))
+    return train(config, folder, resume=(folder / CONFIG).exists(), read_curve_at=curve_reader(config))
+
+
+def shorter_run(config: TrainConfig, folder: str | Path) -> Path | None:
+    """The finished run beside ``folder`` (in the same runs folder) whose end a new run of ``config`` passes
+    through (:func:`simve.train.can_extend`: the same settings for fewer epochs, at a constant learning
+    rate), the one with the most epochs; None where there is none."""
+    folder = Path(folder)
+    found = []
+    for other in folder.parent.glob(f"{config.model}*-s{config.seed}-*"):
+        if other == folder or not (other / CONFIG).is_file():
+            continue
+        try:
+            before = load_config(other)
+        except SimveError:  # a damaged folder is not a starting point; its own run reports it
+            continue
+        if can_extend(before, config) and finished(before, other):
+            found.append((before.epochs, other.name))
+    return folder.parent / max(found)[1] if found else None
 
 
 def curve_reader(config: TrainConfig) -> CurveReader | None:

@@ -21,8 +21,17 @@ from simve.evaluate.curve import (
     with_rise,
 )
 from simve.models import SSLModel
-from simve.runs import curve_reader
-from simve.train import CHECKPOINT, TrainConfig, curve_epochs, read_curve, train
+from simve.runs import curve_reader, run_folder, shorter_run, train_or_reuse
+from simve.train import (
+    CHECKPOINT,
+    TrainConfig,
+    can_extend,
+    curve_epochs,
+    extend_into,
+    read_curve,
+    read_metrics,
+    train,
+)
 
 KEPT = ("step", "epoch", "task", "kind", "perturbed", "accuracy")  # everything but the wall-clock seconds
 
@@ -91,6 +100,61 @@ def test_a_resumed_curve_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     straight, resumed = kept(tmp_path / "straight"), kept(run)
     # the 2-epoch run reads epochs 1 and 2 (half of 2 is 1): the same readings as the 4-epoch run's
     assert straight == resumed
+
+
+@pytest.mark.slow
+def test_a_longer_run_starts_at_the_end_of_a_shorter_one_and_equals_a_run_from_its_first_step(tmp_path, capsys):
+    """A 12-epoch run beside a finished 6-epoch run of its settings trains from that run's end: the same weights,
+    losses and curve as a 12-epoch run from step 1 (less the 6-epoch run's reading of epoch 3, which the
+    12-epoch schedule does not take), and the shorter run is left as it was."""
+    short, long = config(epochs=6), config(epochs=12)
+    runs = tmp_path / "runs"
+    train_or_reuse(short, run_folder(runs, short))
+    before = {p.name: p.read_bytes() for p in run_folder(runs, short).iterdir() if p.is_file()}
+    assert sorted({r["epoch"] for r in read_curve(run_folder(runs, short))}) == [1, 2, 3, 4, 6]
+    capsys.readouterr()
+    extended = weights(train_or_reuse(long, run_folder(runs, long)))
+    assert f"12 epochs, from the end of {run_folder(runs, short).name} (epoch 6)," in capsys.readouterr().err
+    first_step = weights(train(long, tmp_path / "scratch", read_curve_at=curve_reader(long)))
+    assert all(torch.equal(extended[k], first_step[k]) for k in first_step)
+    assert kept(run_folder(runs, long)) == kept(tmp_path / "scratch")
+    assert sorted({r["epoch"] for r in read_curve(tmp_path / "scratch")}) == [1, 2, 4, 6, 8, 12]
+    losses = [[{k: v for k, v in r.items() if k not in ("time", "views_per_s")} for r in read_metrics(run)]
+              for run in (run_folder(runs, long), tmp_path / "scratch")]
+    assert losses[0] == losses[1]
+    assert {p.name: p.read_bytes() for p in run_folder(runs, short).iterdir() if p.is_file()} == before
+
+
+def test_only_a_run_that_passes_through_the_shorter_runs_end_starts_from_it(tmp_path):
+    assert can_extend(config(epochs=100), config(epochs=200))  # reads 1, ..., 64, 100: all read by the shorter run
+    assert not can_extend(config(epochs=4), config(epochs=6))  # the 6-epoch run reads epoch 3
+    assert not can_extend(config(epochs=4, lr_schedule="cosine"), config(epochs=8, lr_schedule="cosine"))
+    assert not can_extend(config(epochs=4, lr=1e-3), config(epochs=8))
+    assert not can_extend(config(epochs=8), config(epochs=4))
+    runs = tmp_path / "runs"
+    train_or_reuse(config(epochs=1), run_folder(runs, config(epochs=1)))
+    unfinished = config(epochs=3)
+    with pytest.raises(KeyboardInterrupt):  # stopped during its reading of epoch 2
+        train(unfinished, run_folder(runs, unfinished), read_curve_at=_stop_at_reading(2))
+    assert shorter_run(config(epochs=4), run_folder(runs, config(epochs=4))) == run_folder(runs, config(epochs=1))
+    (run_folder(runs, config(epochs=1)) / "config.json").write_text("{")  # damaged: passed over
+    assert shorter_run(config(epochs=4), run_folder(runs, config(epochs=4))) is None
+    with pytest.raises(SimveError, match="has not finished its 3 epochs"):
+        extend_into(run_folder(runs, unfinished), config(epochs=4), tmp_path / "longer")
+
+
+def _stop_at_reading(call: int):
+    """A curve reader that stops the run (as Ctrl-C would) at its ``call``-th reading."""
+    reader = curve_reader(config())
+
+    def read(model, data):
+        read.calls += 1
+        if read.calls == call:
+            raise KeyboardInterrupt
+        return reader(model, data)
+
+    read.calls = 0
+    return read
 
 
 class NoTestSplit:

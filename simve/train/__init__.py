@@ -15,7 +15,8 @@ folder, from which it is reproducible and resumable:
 - ``figures/``: samples and reconstructions of generative models.
 
 On CPU a run is exactly repeatable, and a run of E epochs equals one of k epochs resumed to E,
-also when it was interrupted mid-epoch (:mod:`simve.train.loop`).
+also when it was interrupted mid-epoch (:mod:`simve.train.loop`). At a constant learning rate a new run
+folder may start at the end of a finished shorter run of the same settings (:mod:`simve.train.extend`).
 
 Launched by ``torchrun`` (or ``simve train --nproc N``), the same loop runs as W processes: each
 takes ``batch_size / W`` rows of every batch (the views they have in one process), the model is
@@ -38,6 +39,7 @@ from simve.train.config import (
     curve_epochs,
     load_config,
 )
+from simve.train.extend import can_extend, extend_into
 from simve.train.loop import load_trained, train
 from simve.train.records import read_curve, read_metrics
 from simve.train.step import (
@@ -53,6 +55,6 @@ from simve.train.step import (
 )
 
 __all__ = ["CHECKPOINT", "CONFIG", "CURVE", "CURVES", "FIGURES", "KNOBS", "METRICS", "RESUMABLE", "NonFiniteLoss",
-           "TrainConfig", "TrainingInterrupted", "choose_device", "curve_epochs", "descend", "fit", "load_checkpoint",
+           "TrainConfig", "TrainingInterrupted", "can_extend", "choose_device", "curve_epochs", "descend", "extend_into", "fit", "load_checkpoint",
            "load_config", "load_trained", "make_optimizer", "place", "read_curve", "read_metrics", "save_checkpoint", "scheduled_lr",
            "train", "validation_loss"]
