@@ -9,6 +9,7 @@ from pathlib import Path
 
 from simve.data import PRESETS, MultiView, load_dataset, preset
 from simve.errors import SimveError
+from simve.io import write_text
 from simve.settings import check_fields, check_value, declared, hints, option
 
 CONFIG, CHECKPOINT, METRICS, CURVE, FIGURES = "config.json", "checkpoint.pt", "metrics.jsonl", "curve.jsonl", "figures"
@@ -107,6 +108,11 @@ class TrainConfig:
             return cls(**values)
         except TypeError as err:
             raise SimveError(f"not a complete simve training config ({err})") from None
+
+
+def save_config(run_dir: str | Path, config: TrainConfig) -> None:
+    """Write ``config`` as the run's ``config.json``, atomically (what :func:`load_config` reads)."""
+    write_text(Path(run_dir) / CONFIG, json.dumps(config.to_dict(), indent=2) + "\n")
 
 
 def load_config(run_dir: str | Path) -> TrainConfig:

@@ -10,15 +10,14 @@ longer run trained from its first step, and its training time counts the shorter
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 from simve.errors import SimveError
 from simve.io import folder_lock, make_folder, write_atomic, write_text
 from simve.train.checkpoint import differences, load_checkpoint
-from simve.train.config import CHECKPOINT, CONFIG, CURVE, METRICS, TrainConfig, curve_epochs, load_config
-from simve.train.records import read_curve
+from simve.train.config import CHECKPOINT, CURVE, METRICS, TrainConfig, curve_epochs, load_config, save_config
+from simve.train.records import read_curve, write_records
 
 
 def can_extend(shorter: TrainConfig, longer: TrainConfig) -> bool:
@@ -51,7 +50,7 @@ def extend_into(shorter_dir: Path, config: TrainConfig, run_dir: Path) -> int:
             write_text(run_dir / METRICS, (shorter_dir / METRICS).read_text())
         kept = [record for record in read_curve(shorter_dir) if record["epoch"] in readings]
         if kept:
-            write_text(run_dir / CURVE, "".join(json.dumps(record) + "\n" for record in kept))
+            write_records(run_dir, kept, CURVE)
         write_atomic(run_dir / CHECKPOINT, lambda tmp: shutil.copyfile(shorter_dir / CHECKPOINT, tmp))
-        write_text(run_dir / CONFIG, json.dumps(config.to_dict(), indent=2) + "\n")
+        save_config(run_dir, config)
     return state["epoch"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from tqdm import tqdm
 from simve import distributed
 from simve.data import MultiView, ViewLoader
 from simve.errors import SimveError
-from simve.io import folder_lock, make_folder, remove_stale_temporaries, write_text
+from simve.io import folder_lock, make_folder, remove_stale_temporaries
 from simve.models import SSLModel, build_model
 from simve.train.checkpoint import (
     differences,
@@ -39,6 +38,7 @@ from simve.train.config import (
     TrainConfig,
     curve_epochs,
     load_config,
+    save_config,
 )
 from simve.train.records import log_records, truncate_records
 from simve.train.step import (
@@ -153,7 +153,7 @@ class Run:
         with folder_lock(self.run_dir) if self.world.main else contextlib.nullcontext():
             if self.world.main:
                 remove_stale_temporaries(self.run_dir)  # left by a process killed while writing
-                write_text(self.run_dir / CONFIG, json.dumps(self.config.to_dict(), indent=2) + "\n")
+                save_config(self.run_dir, self.config)
                 if resumed:
                     for name in (METRICS, CURVE):
                         truncate_records(self.run_dir, self.at["step"], name)

@@ -40,4 +40,9 @@ def truncate_records(run_dir: Path, step: int, name: str) -> None:
             continue
         if record["step"] <= step:
             kept.append(record)
-    write_atomic(run_dir / name, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in kept)))
+    write_records(run_dir, kept, name)
+
+
+def write_records(run_dir: Path, records: list[dict], name: str) -> None:
+    """Replace ``name`` with ``records``, atomically."""
+    write_atomic(run_dir / name, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in records)))
