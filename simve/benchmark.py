@@ -85,14 +85,17 @@ def parse_sweep(items: list[str]) -> dict[str, list]:
 def benchmark_rows(spec: BenchmarkSpec, image_shape) -> tuple[dict[str, Variant], set[str]]:
     """Row name -> variant for every trained row, and the names of the sweep's rows."""
     latent = default_latent_dim(image_shape)
+    parsed = {text: parse_variant(text) for text in spec.models}
+    asked = {text: with_preset(variant, spec.preset, image_shape) for text, variant in parsed.items()}
     rows = {}
-    for text in spec.models:
-        parsed = parse_variant(text)
-        variant = with_preset(parsed, spec.preset, image_shape)
-        rows[spec.names.get(text, parsed.label)] = variant
+    for text, variant in asked.items():
+        name = spec.names.get(text, parsed[text].label)
+        rows[name] = variant
         if spec.matched_dims and not MODELS[variant.model].generative and "latent_dim" not in dict(variant.options):
-            rows[f"{spec.names.get(text, parsed.label)} (d={latent})"] = Variant(
-                variant.model, tuple(sorted({**dict(variant.options), "latent_dim": latent}.items())), variant.training)
+            matched = Variant(variant.model, tuple(sorted({**dict(variant.options), "latent_dim": latent}.items())),
+                              variant.training)
+            if matched not in asked.values():  # a row of its own already (simclr:latent_dim=10 beside simclr)
+                rows[f"{name} (d={latent})"] = matched
     swept = [Variant("simve", training=((knob, value),)) if knob in TRAINING_KNOBS else Variant("simve", ((knob, value),))
              for knob, values in spec.sweep.items() for value in values]
     rows.update({variant.label: with_preset(variant, spec.preset, image_shape) for variant in swept})

@@ -204,6 +204,19 @@ def test_sweep_rows_set_model_options_or_training(tmp_path):
     assert rows["simclr temperature=0.2 (d=10)"].config(**run).model_options == {"temperature": 0.2, "latent_dim": 10}
 
 
+def test_a_matched_copy_that_is_already_a_row_is_not_added_again(tmp_path):
+    from simve.benchmark import BenchmarkSpec, benchmark_rows
+
+    for models in (("simclr:latent_dim=10:temperature=0.2", "simclr:temperature=0.2"),
+                   ("simclr:temperature=0.2", "simclr:latent_dim=10:temperature=0.2")):
+        spec = BenchmarkSpec(data="glyphs", models=models, seeds=(0,), epochs=2, out=tmp_path, runs=tmp_path)
+        rows, _ = benchmark_rows(spec, (1, 28, 28))
+        assert set(rows) == {"simclr latent_dim=10 temperature=0.2", "simclr temperature=0.2"}
+    spec = BenchmarkSpec(data="glyphs", models=("simclr:latent_dim=16", "simclr"), seeds=(0,), epochs=2,
+                         out=tmp_path, runs=tmp_path)
+    assert list(benchmark_rows(spec, (1, 28, 28))[0]) == ["simclr latent_dim=16", "simclr", "simclr (d=10)"]
+
+
 def test_benchmark_refuses_a_bad_sweep(tmp_path, capsys):
     assert main(["benchmark", "--data", "glyphs", "--epochs", "1", "--sweep", "colour=1", "--out", str(tmp_path)]) == 1
     assert "--sweep has no option 'colour'" in capsys.readouterr().err
