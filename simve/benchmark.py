@@ -5,8 +5,9 @@ Rows: the anchors (raw pixels, a random encoder), every model, and (``matched_di
 discriminative model again at SimVE's latent size (``name (d=D)``, unless that variant is a row
 already), so that no model wins by dimension alone. An optional sweep of SimVE's settings (any
 SimVE option such as ``prior_var`` or ``sigma_x``, or the training's ``views``, ``lr``, ``epochs``)
-adds points to the content-vs-style figure, between "keeps everything" and "invariant". Every run goes through :mod:`simve.runs`
-(train or reuse, evaluation cached per run and evaluation settings, data and tasks loaded once).
+adds points to the content-vs-style figure, between "keeps everything" and "invariant". Every run
+goes through :mod:`simve.runs` (train or reuse, evaluation cached per run and evaluation settings,
+data and tasks loaded once).
 """
 
 from __future__ import annotations
