@@ -24,9 +24,11 @@ from simve.train.loop import load_trained
 
 
 def offset_report(train: torch.Tensor, train_labels: torch.Tensor, held_out: torch.Tensor, held_out_labels: torch.Tensor,
-                  n_classes: int, pairs: int = 1000) -> dict:
-    """The offset's size and the mean classifier's accuracy on ``held_out``, raw and centred by train's mean."""
+                  pairs: int = 1000) -> dict:
+    """The offset's size and the mean classifier's accuracy on ``held_out``, raw and centred by train's mean
+    (labels ``0..C-1``, ``C`` read from train's)."""
     train, held_out = train.double(), held_out.double()
+    n_classes = int(train_labels.max()) + 1
     offset = train.mean(0)
     unit = torch.nn.functional.normalize(held_out[:pairs], dim=1)
     off_diagonal = ~torch.eye(len(unit), dtype=torch.bool)
@@ -44,9 +46,8 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", metavar="RUN", help="finished run folders")
     for run in parser.parse_args().runs:
         _, data, model = load_trained(run, "cpu", False)
-        n_classes = int(data.train.labels.max()) + 1
         r = offset_report(embed_images(model, data.train.images), data.train.labels,
-                          embed_images(model, data.val.images), data.val.labels, n_classes)
+                          embed_images(model, data.val.images), data.val.labels)
         print(f"{run}: {r['width']}-d features, mean cosine {r['mean_cosine']:.3f}, offset / spread "
               f"{r['offset_over_spread']:.2f}; mean classifier {100 * r['raw']:.1f} % (validation images per class "
               f"{r['raw_predicted']}), centred {100 * r['centred']:.1f} %")
