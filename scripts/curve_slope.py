@@ -16,6 +16,7 @@ import argparse
 import math
 
 from simve.benchmark import read_benchmark
+from simve.errors import SimveError
 from simve.stats import mean_std
 
 
@@ -42,8 +43,13 @@ def main() -> None:
     parser.add_argument("results", nargs="+", metavar="RESULTS", help="folders that simve benchmark --out wrote")
     parser.add_argument("--doublings", type=int, default=3, help="fit over the readings of the last N doublings of steps")
     args = parser.parse_args()
+    if args.doublings < 1:
+        parser.error(f"--doublings must be at least 1, got {args.doublings}")
     for folder in args.results:
-        meta, _, curves = read_benchmark(folder)
+        try:
+            meta, _, curves = read_benchmark(folder)
+        except SimveError as error:
+            parser.error(str(error))
         print(f"{folder} ({meta.get('epochs')} epochs): validation content, points per doubling of steps over the "
               f"last {args.doublings} doublings")
         for row, runs in curves.items():

@@ -4,6 +4,7 @@ last doublings, and reads a committed benchmark folder."""
 import math
 from pathlib import Path
 
+import pytest
 from conftest import load_script
 
 from simve.evaluate.curve import last_doubling
@@ -37,3 +38,11 @@ def test_it_reads_every_row_of_a_committed_benchmark(capsys, monkeypatch):
     script.main()
     out = capsys.readouterr().out
     assert "simve: +" in out and "vae: +" in out and "seeds" in out
+
+
+def test_a_folder_without_results_is_a_one_line_error(capsys, monkeypatch, tmp_path):
+    script = load_script("curve_slope")
+    monkeypatch.setattr("sys.argv", ["curve_slope", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_:
+        script.main()
+    assert exit_.value.code == 2 and "holds no benchmark results" in capsys.readouterr().err
