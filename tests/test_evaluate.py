@@ -265,4 +265,5 @@ def test_the_analysis_notebook_reads_a_benchmark_folder(tmp_path, monkeypatch):
     markdown = "\n".join(o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))
     assert "| simve" in markdown and "val content rise, last doubling" in markdown  # the table, with the rise
     assert " vs vae " in markdown and " vs simclr (d=10) " in markdown  # the reading's comparisons
+    assert "+-" not in markdown  # a falling curve's rise reads -0.2, not +-0.2
     assert (tmp_path / "out" / "curves.png").stat().st_size > 10_000
