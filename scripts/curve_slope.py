@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import math
 
+import numpy
+
 from simve.benchmark import read_benchmark
 from simve.errors import SimveError
 from simve.stats import mean_std
@@ -32,10 +34,8 @@ def log2_slope(points: list[dict], doublings: int = 3, key: str = "content") -> 
     kept = [(math.log2(p["step"]), 100 * p[key]) for p in window(points, doublings) if p[key] is not None]
     if len(kept) < 3:
         return None
-    mean_x = sum(x for x, _ in kept) / len(kept)
-    mean_y = sum(y for _, y in kept) / len(kept)
-    return (sum((x - mean_x) * (y - mean_y) for x, y in kept)
-            / sum((x - mean_x) ** 2 for x, _ in kept))
+    steps, values = zip(*kept)
+    return float(numpy.polyfit(steps, values, 1)[0])
 
 
 def main() -> None:
