@@ -34,8 +34,8 @@ def log2_slope(points: list[dict], doublings: int = 3, key: str = "content") -> 
     kept = [(math.log2(p["step"]), 100 * p[key]) for p in window(points, doublings) if p[key] is not None]
     if len(kept) < 3:
         return None
-    steps, values = zip(*kept)
-    return float(numpy.polyfit(steps, values, 1)[0])
+    log_steps, values = zip(*kept)
+    return float(numpy.polyfit(log_steps, values, 1)[0])
 
 
 def main() -> None:
